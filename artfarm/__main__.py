@@ -1,0 +1,3 @@
+from artfarm.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""Read a whole book and check it, collecting every problem instead of stopping at the first.
+
+A page whose RenderSpec is wrong is kept out of ``specs`` and its findings are kept per
+page, so a run can fail that page alone while the rest of the book renders.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artfarm.book.files import load_model
+from artfarm.book.paths import book_id_of, page_dir, page_dir_name, resolve_inside
+from artfarm.errors import BadInputError, PathEscapeError, ValidationFailed
+from artfarm.findings import Finding
+from artfarm import stylepacks
+from artfarm.models.book import Book, PageEntry
+from artfarm.models.characters import CharacterBible
+from artfarm.models.renderspec import RenderSpec
+from artfarm.prompts.compile import constraint_terms
+from artfarm.stylepacks import LoadedStylePack
+
+PAGE_FOLDER = re.compile(r"^\d{4}$")
+
+
+@dataclass
+class LoadedBook:
+    root: Path
+    id: str
+    book: Book
+    characters: CharacterBible
+    specs: dict[int, RenderSpec]
+    style_packs: dict[str, LoadedStylePack]
+    book_findings: list[Finding] = field(default_factory=list)
+    page_findings: dict[int, list[Finding]] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return self.book_findings + [f for page in sorted(self.page_findings) for f in self.page_findings[page]]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    def page_dir(self, page: int) -> Path:
+        return page_dir(self.root, page)
+
+    def page_entry(self, page: int) -> PageEntry | None:
+        return next((p for p in self.book.pages if p.page == page), None)
+
+    def art_pages(self) -> list[int]:
+        """Pages that have art of their own, in book order, cover (0) first."""
+        return sorted(self.specs_expected())
+
+    def specs_expected(self) -> set[int]:
+        listed = set(self.book.page_numbers()) - self.book.spread_continuations()
+        on_disk = {p for p in self.specs} | set(self.page_findings)
+        return listed | on_disk
+
+    def require_spec(self, page: int) -> RenderSpec:
+        """The page's valid RenderSpec, or the error that says why there is none."""
+        if page in self.specs:
+            return self.specs[page]
+        problems = [f for f in self.page_findings.get(page, []) if f.severity == "error"]
+        if problems:
+            raise ValidationFailed(problems, where=f"page {page}")
+        raise BadInputError(f"page {page} has no RenderSpec", where=str(self.page_dir(page)),
+                            fix=f"pages with RenderSpecs: {', '.join(map(str, sorted(self.specs))) or 'none'}")
+
+    def style_pack_for(self, page: int) -> LoadedStylePack:
+        return self.style_packs[self.specs[page].style_pack]
+
+    def resolve(self, relative: str, *, what: str = "path") -> Path:
+        return resolve_inside(self.root, relative, what=what)
+
+
+def inspect_book(book_dir: Path) -> tuple[LoadedBook | None, list[Finding]]:
+    """Everything wrong with a book, and the book itself when book.yaml is readable."""
+    root = Path(book_dir).resolve()
+    book_id = book_id_of(root)
+    findings: list[Finding] = []
+
+    book, book_problems = load_model(root / "book.yaml", Book, display="book.yaml")
+    findings += book_problems
+
+    characters = CharacterBible()
+    bible_file = root / "bible" / "characters.yaml"
+    if bible_file.is_file():
+        loaded, problems = load_model(bible_file, CharacterBible, display="bible/characters.yaml")
+        findings += problems
+        characters = loaded or characters
+    else:
+        findings.append(Finding(severity="warning", file="bible/characters.yaml", message="file is missing; no characters are defined",
+                                fix="create it with a `characters:` list (see `artfarm schema characters`)"))
+    findings += _check_characters(root, characters)
+
+    packs: dict[str, LoadedStylePack] = {}
+    tried_packs: set[str] = set()
+
+    def pack(name: str, file: str) -> list[Finding]:
+        """Findings for the file that names a pack; a broken pack file is reported once, book-wide."""
+        if name not in tried_packs:
+            tried_packs.add(name)
+            if stylepacks.find(name, root) is not None:
+                loaded_pack, problems = stylepacks.load(name, root)
+                findings.extend(problems)
+                if loaded_pack:
+                    packs[name] = loaded_pack
+        if name in packs:
+            return []
+        if stylepacks.find(name, root) is None:
+            return [Finding(file=file, path="$.style_pack", message=f"unknown style pack '{name}'",
+                            fix=f"use one of: {', '.join(stylepacks.available(root)) or 'none found'}; "
+                                f"or add style_packs/{name}/pack.yaml to the book")]
+        return [Finding(file=file, path="$.style_pack", message=f"style pack '{name}' has errors (listed above)",
+                        fix=f"fix the style pack's pack.yaml")]
+
+    if book is not None:
+        findings += pack(book.style_pack, "book.yaml")
+        findings += _check_page_list(book)
+
+    specs: dict[int, RenderSpec] = {}
+    page_findings: dict[int, list[Finding]] = {}
+    pages_root = root / "pages"
+    folders = sorted(p for p in pages_root.iterdir() if p.is_dir()) if pages_root.is_dir() else []
+    for folder in folders:
+        if not PAGE_FOLDER.match(folder.name):
+            findings.append(Finding(file=f"pages/{folder.name}", message="page folder name is not four digits",
+                                    fix="rename it to the page number in four digits, e.g. pages/0007 for page 7"))
+            continue
+        number = int(folder.name)
+        spec, problems = _check_spec(root, book_id, number, characters, book, pack)
+        if spec is not None and not problems:
+            specs[number] = spec
+        if problems:
+            page_findings[number] = problems
+
+    if book is not None:
+        continuation = book.spread_continuations()
+        for entry in book.pages:
+            if entry.page in continuation:
+                continue
+            if entry.page not in specs and entry.page not in page_findings:
+                rel = f"pages/{page_dir_name(entry.page)}/renderspec.json"
+                page_findings.setdefault(entry.page, []).append(Finding(
+                    file=rel, message=f"page {entry.page} is listed in book.yaml but has no RenderSpec",
+                    fix=f"write {rel} (copy another page's and edit it)"))
+        listed = set(book.page_numbers())
+        for number in sorted(set(specs) | set(page_findings)):
+            if number != 0 and number not in listed:
+                page_findings.setdefault(number, []).append(Finding(
+                    severity="warning", file=f"pages/{page_dir_name(number)}/renderspec.json",
+                    message=f"page {number} has a RenderSpec but is not listed in book.yaml pages",
+                    fix=f"add `- page: {number}` with its text to book.yaml, or delete the folder"))
+
+    all_findings = findings + [f for n in sorted(page_findings) for f in page_findings[n]]
+    if book is None:
+        return None, all_findings
+    loaded_book = LoadedBook(root=root, id=book_id, book=book, characters=characters, specs=specs,
+                             style_packs=packs, book_findings=findings, page_findings=page_findings)
+    return loaded_book, all_findings
+
+
+def load_book(book_dir: Path) -> LoadedBook:
+    """A book whose book-level files are sound; pages with problems are reported per page."""
+    loaded, findings = inspect_book(book_dir)
+    if loaded is None or any(f.severity == "error" for f in loaded.book_findings):
+        raise ValidationFailed(findings, where=str(book_dir))
+    return loaded
+
+
+def _check_characters(root: Path, bible: CharacterBible) -> list[Finding]:
+    out = []
+    seen: set[str] = set()
+    for i, char in enumerate(bible.characters):
+        if char.id in seen:
+            out.append(Finding(file="bible/characters.yaml", path=f"$.characters[{i}].id",
+                               message=f"character id '{char.id}' is defined twice", fix="give each character a unique id"))
+        seen.add(char.id)
+        out += _check_paths(root, "bible/characters.yaml", f"$.characters[{i}].refs", char.refs)
+    return out
+
+
+def _check_page_list(book: Book) -> list[Finding]:
+    out = []
+    seen: dict[int, int] = {}
+    for i, entry in enumerate(book.pages):
+        if entry.page in seen:
+            out.append(Finding(file="book.yaml", path=f"$.pages[{i}].page",
+                               message=f"page {entry.page} is listed twice (also at $.pages[{seen[entry.page]}])",
+                               fix="keep one entry per page number"))
+        seen.setdefault(entry.page, i)
+        if entry.spread and entry.page % 2:
+            out.append(Finding(file="book.yaml", path=f"$.pages[{i}].spread",
+                               message=f"a spread must start on an even (left-hand) page; page {entry.page} is odd",
+                               fix="start the spread one page earlier or later"))
+        if entry.spread and entry.page + 1 not in {p.page for p in book.pages}:
+            out.append(Finding(file="book.yaml", path=f"$.pages[{i}].spread",
+                               message=f"spread on page {entry.page} needs page {entry.page + 1} in the page list",
+                               fix=f"add `- page: {entry.page + 1}` (its text) to book.yaml"))
+    return out
+
+
+def _check_spec(root: Path, book_id: str, number: int, bible: CharacterBible, book: Book | None,
+                pack) -> tuple[RenderSpec | None, list[Finding]]:
+    rel = f"pages/{page_dir_name(number)}/renderspec.json"
+    path = root / rel
+    if not path.is_file():
+        if book is not None and number in book.spread_continuations():
+            return None, []
+        return None, [Finding(file=rel, message="RenderSpec file is missing",
+                              fix=f"write {rel}, or delete the empty folder pages/{page_dir_name(number)}")]
+    spec, problems = load_model(path, RenderSpec, display=rel)
+    if spec is None:
+        return None, problems
+    out: list[Finding] = []
+    if spec.page != number:
+        out.append(Finding(file=rel, path="$.page", message=f"page is {spec.page} but the folder is for page {number}",
+                           fix=f"set \"page\": {number}, or move the file to pages/{page_dir_name(spec.page)}/"))
+    if spec.book_id != book_id:
+        out.append(Finding(file=rel, path="$.book_id", message=f"book_id is '{spec.book_id}' but the book folder is '{book_id}'",
+                           fix=f"set \"book_id\": \"{book_id}\""))
+    if (spec.intent == "cover") != (number == 0):
+        out.append(Finding(file=rel, path="$.intent",
+                           message="the cover is page 0 and only page 0 has intent 'cover'",
+                           fix="use intent 'cover' in pages/0000 only, 'illustration' or 'spot' elsewhere"))
+    out += pack(spec.style_pack, rel)
+    known = bible.by_id()
+    for i, cast in enumerate(spec.characters):
+        if cast.id not in known:
+            out.append(Finding(file=rel, path=f"$.characters[{i}].id", message=f"character '{cast.id}' is not in bible/characters.yaml",
+                               fix=f"use one of: {', '.join(sorted(known)) or 'none defined'}; or add '{cast.id}' to the bible"))
+    out += _check_paths(root, rel, "$.refs.style", spec.refs.style)
+    for char_id, paths in spec.refs.characters.items():
+        if char_id not in known:
+            out.append(Finding(file=rel, path=f"$.refs.characters[{char_id!r}]",
+                               message=f"refs name character '{char_id}' that is not in bible/characters.yaml",
+                               fix="use a character id from the bible"))
+        out += _check_paths(root, rel, f"$.refs.characters[{char_id!r}]", paths)
+    for i, rule in enumerate(spec.constraints):
+        if not constraint_terms(rule)[2]:
+            out.append(Finding(severity="warning", file=rel, path=f"$.constraints[{i}]",
+                               message=f"constraint {rule!r} mentions text but is not a 'no ...' rule, so it is left out of the prompt",
+                               fix="text is laid out in the PDF, never drawn; write 'no text' or 'calm space at the top'"))
+    return spec, out
+
+
+def _check_paths(root: Path, file: str, json_path: str, paths: list[str]) -> list[Finding]:
+    out = []
+    for i, rel in enumerate(paths):
+        where = f"{json_path}[{i}]"
+        try:
+            resolved = resolve_inside(root, rel, what="reference")
+        except PathEscapeError as exc:
+            out.append(Finding(file=file, path=where, message=exc.what, fix=exc.fix))
+            continue
+        if not resolved.is_file():
+            out.append(Finding(file=file, path=where, message=f"reference file '{rel}' does not exist",
+                               fix="check the spelling, or add the file under the book folder"))
+    return out

@@ -1,0 +1,116 @@
+"""book.yaml: title, trim, layout, model pins, render defaults, page order and text."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from artfarm.models.base import HexColour, Identifier, NonBlankStr, StrictModel
+
+Placement = Literal["top", "bottom", "left", "right", "auto"]
+ArtFrame = Literal["full-bleed", "framed"]
+Paper = Literal["white", "cream", "premium-color"]
+
+TRIM_PRESETS = {"8.5x8.5": (8.5, 8.5), "8x10": (8.0, 10.0), "8.5x11": (8.5, 11.0), "10x8": (10.0, 8.0)}
+
+
+class Trim(StrictModel):
+    width_in: float = Field(gt=1, le=48)
+    height_in: float = Field(gt=1, le=48)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_preset(cls, value: Any) -> Any:
+        """Accept '8.5x8.5' (any WxH in inches) as well as the full mapping."""
+        if isinstance(value, str):
+            match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[xX×]\s*(\d+(?:\.\d+)?)\s*(?:in)?\s*", value)
+            if not match:
+                raise ValueError(f"trim must look like '8.5x8.5' (inches) or be {{width_in, height_in}}; got {value!r}")
+            return {"width_in": float(match[1]), "height_in": float(match[2])}
+        return value
+
+
+class Typography(StrictModel):
+    font: NonBlankStr = Field("Andika", description="Font family for page text (an OFL family shipped with artfarm, or a TTF path in the book).")
+    size_pt: float = Field(20, ge=6, le=96)
+    leading_pt: float = Field(26, ge=6, le=144)
+    min_size_pt: float = Field(14, ge=6, le=96, description="Text is shrunk down to this size to fit; below it is an error.")
+    colour: HexColour = "#222222"
+
+
+class Layout(StrictModel):
+    trim: Trim = Field(default_factory=lambda: Trim(width_in=8.5, height_in=8.5))
+    bleed_in: float = Field(0.125, ge=0, le=1)
+    paper: Paper = "white"
+    typography: Typography = Field(default_factory=Typography)
+    default_placement: Placement = "auto"
+    default_art: ArtFrame = "full-bleed"
+
+
+class ModelPins(StrictModel):
+    """Model file names as the ComfyUI server lists them; the reviewer's Ollama model name."""
+
+    draft_checkpoint: str | None = None
+    final_checkpoint: str | None = None
+    upscale_model: str | None = None
+    vlm: str = "qwen2.5vl:7b"
+
+
+class ReviewSettings(StrictModel):
+    iterations_per_loop: int = Field(3, ge=0, le=20)
+    max_loops: int = Field(1, ge=0, le=10)
+    fallback: Literal["heuristic"] | None = None
+
+
+class RenderDefaults(StrictModel):
+    renderer: Literal["proof", "comfyui"] = "proof"
+    reviewer: Literal["heuristic", "vlm", "agent"] = "heuristic"
+    comfyui_url: str | None = None
+    comfyui_urls: list[str] = Field(default_factory=list, description="Several ComfyUI servers to spread jobs over.")
+    ollama_url: str | None = None
+    jobs: int | None = Field(None, ge=1, le=64)
+    draft_count: int = Field(8, ge=1, le=16)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+
+
+class PageEntry(StrictModel):
+    page: int = Field(ge=1, le=9999)
+    text: str = ""
+    placement: Placement | None = None
+    art: ArtFrame | None = None
+    focal: tuple[float, float] = Field((0.5, 0.5), description="Point of interest kept when art is cropped (0..1, 0..1).")
+    spread: bool = Field(False, description="This page's art spans this page and the next one (starts on an even page).")
+
+    @field_validator("focal")
+    @classmethod
+    def _focal_in_unit_square(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 <= v <= 1.0 for v in value):
+            raise ValueError("focal point coordinates must be between 0 and 1")
+        return value
+
+
+class Cover(StrictModel):
+    back_text: str = ""
+    spine_text: str | None = Field(None, description="Defaults to the title when the spine is wide enough.")
+
+
+class Book(StrictModel):
+    title: NonBlankStr
+    subtitle: str = ""
+    author: NonBlankStr
+    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    style_pack: Identifier = Field(description="Style pack new pages start from.")
+    layout: Layout = Field(default_factory=Layout)
+    models: ModelPins = Field(default_factory=ModelPins)
+    render: RenderDefaults = Field(default_factory=RenderDefaults)
+    cover: Cover = Field(default_factory=Cover)
+    pages: list[PageEntry] = Field(default_factory=list)
+
+    def page_numbers(self) -> list[int]:
+        return [p.page for p in self.pages]
+
+    def spread_continuations(self) -> set[int]:
+        """Pages whose art is the right half of the previous page's spread (they need no RenderSpec)."""
+        return {p.page + 1 for p in self.pages if p.spread}

@@ -1,0 +1,76 @@
+"""review.json: every candidate's scores and reasons, the reviewer, the selection and defects."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from artfarm.models.base import StrictModel
+
+REVIEW_SCHEMA_VERSION = 1
+
+
+class Defect(StrictModel):
+    label: str
+    box: tuple[int, int, int, int] = Field(description="x0, y0, x1, y1 in the candidate image's pixels.")
+    fix_prompt: str = ""
+    severity: Literal["minor", "major"] = "major"
+    denoise: float | None = Field(None, gt=0, le=1)
+
+
+class CriterionScore(StrictModel):
+    score: float = Field(ge=0, le=1)
+    reason: str = ""
+
+
+class CandidateReview(StrictModel):
+    index: int
+    file: str
+    seed: int | None = None
+    sha256: str
+    scores: dict[str, CriterionScore] = Field(default_factory=dict)
+    total: float = 0.0
+    rejected: bool = False
+    reject_reason: str | None = None
+    defects: list[Defect] = Field(default_factory=list)
+    raw_answer: str | None = Field(None, description="The reviewer's raw reply (vision LLM), kept verbatim.")
+
+
+class ReviewerInfo(StrictModel):
+    kind: str
+    model: str | None = None
+    digest: str | None = None
+    prompt_version: str = "1"
+
+
+class PairwiseComparison(StrictModel):
+    a: int
+    b: int
+    winner_ab: int | None = Field(None, description="Winner when shown a first.")
+    winner_ba: int | None = Field(None, description="Winner when shown b first.")
+    outcome: Literal["a", "b", "tie"]
+
+
+class Selection(StrictModel):
+    index: int
+    file: str
+    seed: int | None = None
+    rationale: str
+    decided_by: Literal["reviewer", "person", "agent"] = "reviewer"
+
+
+class ReviewRecord(StrictModel):
+    schema_version: int = REVIEW_SCHEMA_VERSION
+    page: int
+    status: Literal["selected", "waiting", "rejected_all"]
+    cache_key: str = ""
+    reviewer: ReviewerInfo
+    candidates: list[CandidateReview]
+    ranking: list[int] = Field(default_factory=list, description="Candidate indexes, best first.")
+    comparisons: list[PairwiseComparison] = Field(default_factory=list)
+    selection: Selection | None = None
+    defects: list[Defect] = Field(default_factory=list, description="Defects of the selected candidate, for inpainting.")
+    fallback: str | None = Field(None, description="Why another reviewer stood in, when one did.")
+    contact_sheet: str | None = None
+    notes: list[str] = Field(default_factory=list)

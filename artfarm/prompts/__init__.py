@@ -1,0 +1,1 @@
+"""Prompt compilation: structured page data in, prompt text out."""

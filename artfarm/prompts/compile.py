@@ -1,0 +1,121 @@
+"""RenderSpec + characters + style pack -> the positive and negative prompt a draft sends.
+
+Deterministic and ordered: style first, then what the page shows, then constraints.
+User text is data and is copied exactly (quotes, braces, ``{{SEED}}`` and all); terms are
+only de-duplicated, never rewritten. Typography never enters the art: every negative prompt
+carries the text terms, and a constraint that talks about text only ever adds negatives.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+from artfarm.models.characters import CharacterBible
+from artfarm.models.renderspec import RenderSpec
+from artfarm.models.stylepack import StylePack
+
+PROMPT_VERSION = 1
+
+ALWAYS_NEGATIVE = ["text", "letters", "words", "watermark", "signature", "logo", "typography", "caption"]
+NO_TEXT_NEGATIVE = ["signage", "signs", "writing", "speech bubble", "numbers", "labels"]
+TEXT_WORDS = re.compile(r"\b(text|texts|letter|letters|word|words|writing|signage|signs?|typography|caption|captions|"
+                        r"font|title|lettering|speech bubbles?)\b", re.IGNORECASE)
+NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+WORD_NUMBERS = {v: k for k, v in NUMBER_WORDS.items()}
+COUNT_RULE = re.compile(r"^(?:exactly|only)?\s*(\d+|" + "|".join(WORD_NUMBERS) + r")\s+(?:characters?|figures?|creatures?)"
+                        r"(?:\s+(?:in (?:the )?(?:scene|frame|picture)|visible))?$", re.IGNORECASE)
+NEGATION = re.compile(r"^(?:no|without|avoid|never|don't show|do not show)\s+(.+)$", re.IGNORECASE)
+SPACE_RULE = re.compile(r"(?:calm|empty|clear|quiet|negative)?\s*(?:space|area|room)\s+(?:for|at|in)\b.*?\b(top|bottom|left|right|upper|lower)\b",
+                        re.IGNORECASE)
+SHOT_WORDS = {"establishing": "establishing shot", "wide": "wide shot", "full": "full shot", "medium": "medium shot",
+              "medium-close": "medium close-up", "close-up": "close-up", "extreme-close-up": "extreme close-up"}
+ANGLE_WORDS = {"eye-level": "eye-level view", "low": "low angle", "high": "high angle", "birds-eye": "bird's-eye view",
+               "worms-eye": "worm's-eye view", "over-the-shoulder": "over-the-shoulder view", "dutch": "dutch angle"}
+TIME_WORDS = {"dawn": "at dawn", "morning": "morning light", "midday": "midday sun", "afternoon": "afternoon light",
+              "golden-hour": "golden hour light", "dusk": "at dusk", "night": "at night"}
+INTENT_WORDS = {"illustration": "children's picture book illustration", "cover": "picture book cover illustration",
+                "spot": "small spot illustration, isolated vignette on plain background"}
+
+
+class CompiledPrompt(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    positive: str
+    negative: str
+    positive_terms: list[str]
+    negative_terms: list[str]
+    dropped_constraints: list[str] = []
+    prompt_version: int = PROMPT_VERSION
+
+
+def compile_prompt(spec: RenderSpec, bible: CharacterBible, pack: StylePack) -> CompiledPrompt:
+    positive: list[str] = [*pack.positive, INTENT_WORDS[spec.intent], spec.scene]
+    negative: list[str] = [*pack.negative, *ALWAYS_NEGATIVE]
+    people = bible.by_id()
+    for cast in spec.characters:
+        who = people.get(cast.id)
+        described = f"{who.name}, {who.look}" if who else cast.id
+        details = ", ".join(x for x in (cast.pose, cast.emotion) if x.strip())
+        positive.append(f"{described}, {details}" if details else described)
+    if spec.characters:
+        positive.append(_count_phrase(len(spec.characters)))
+    positive += [SHOT_WORDS[spec.camera.shot], ANGLE_WORDS[spec.camera.angle]]
+    if spec.camera.lens.strip():
+        positive.append(f"{spec.camera.lens} lens")
+    positive.append(TIME_WORDS[spec.environment.time])
+    positive += [x for x in (spec.environment.weather, spec.environment.location) if x.strip()]
+
+    dropped: list[str] = []
+    for rule in spec.constraints:
+        pos, neg, ok = constraint_terms(rule)
+        positive += pos
+        negative += neg
+        if not ok:
+            dropped.append(rule)
+    for lora in pack.loras:
+        positive += lora.trigger_words
+
+    pos_terms, neg_terms = _dedupe(positive), _dedupe(negative)
+    return CompiledPrompt(positive=", ".join(pos_terms), negative=", ".join(neg_terms),
+                          positive_terms=pos_terms, negative_terms=neg_terms, dropped_constraints=dropped)
+
+
+def constraint_terms(rule: str) -> tuple[list[str], list[str], bool]:
+    """One constraint -> (positive terms, negative terms, understood). Text never goes positive."""
+    text = rule.strip().rstrip(".")
+    if not text:
+        return [], [], True
+    if count := COUNT_RULE.match(text):
+        raw = count[1].lower()
+        n = int(raw) if raw.isdigit() else WORD_NUMBERS[raw]
+        return [_count_phrase(n)], ["crowd", "extra characters"], True
+    if negated := NEGATION.match(text):
+        subject = negated[1]
+        terms = [t.strip() for t in re.split(r",|\bor\b|\band\b|/", subject) if t.strip()]
+        if TEXT_WORDS.search(subject):
+            terms = [t for t in terms if not TEXT_WORDS.search(t)] + ALWAYS_NEGATIVE + NO_TEXT_NEGATIVE
+        return [], terms, True
+    if space := SPACE_RULE.search(text):
+        where = {"upper": "top", "lower": "bottom"}.get(space[1].lower(), space[1].lower())
+        return [f"calm uncluttered area at the {where}"], [], True
+    if TEXT_WORDS.search(text):
+        return [], [], False
+    return [text], [], True
+
+
+def _count_phrase(n: int) -> str:
+    word = NUMBER_WORDS.get(n, str(n))
+    return "exactly one character" if n == 1 else f"exactly {word} characters"
+
+
+def _dedupe(terms: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for term in terms:
+        key = term.strip().casefold()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(term.strip())
+    return out

@@ -1,0 +1,1 @@
+"""Reviewers: what picks the best draft and names its defects (heuristic, agent, vision LLM)."""
