@@ -36,3 +36,10 @@ class Registry(Generic[T]):
 
 renderers: Registry = Registry("renderer")
 reviewers: Registry = Registry("reviewer")
+
+# Built-in backends. A factory is called as factory(settings: Settings, book: LoadedBook).
+renderers.register("proof", "artfarm.render.proof:create")
+renderers.register("comfyui", "artfarm.render.comfyui:create")
+reviewers.register("heuristic", "artfarm.review.heuristic:create")
+reviewers.register("agent", "artfarm.review.agent:create")
+reviewers.register("vlm", "artfarm.review.vlm:create")
