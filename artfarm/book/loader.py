@@ -17,6 +17,7 @@ from artfarm.findings import Finding
 from artfarm import stylepacks
 from artfarm.models.book import Book, PageEntry
 from artfarm.models.characters import CharacterBible
+from artfarm.models.palette import Palette
 from artfarm.models.renderspec import RenderSpec
 from artfarm.prompts.compile import constraint_terms
 from artfarm.stylepacks import LoadedStylePack
@@ -94,6 +95,8 @@ def inspect_book(book_dir: Path) -> tuple[LoadedBook | None, list[Finding]]:
         findings.append(Finding(severity="warning", file="bible/characters.yaml", message="file is missing; no characters are defined",
                                 fix="create it with a `characters:` list (see `artfarm schema characters`)"))
     findings += _check_characters(root, characters)
+    for palette_file in sorted((root / "bible" / "palettes").glob("*.yaml")):
+        findings += load_model(palette_file, Palette, display=palette_file.relative_to(root).as_posix())[1]
 
     packs: dict[str, LoadedStylePack] = {}
     tried_packs: set[str] = set()
