@@ -67,9 +67,9 @@ class IterationRecord(StrictModel):
     sha256: str
     asked: Critique = Field(description="The critique whose changes were applied.")
     changes: AppliedChanges
-    result: Critique = Field(description="The critique of the new image.")
+    result: Critique | None = Field(None, description="The critique of the new image (None when the reviewer failed on it).")
     best_score_before: float
-    outcome: Literal["improved", "reverted"]
+    outcome: Literal["improved", "reverted", "unjudged"]
 
 
 class LoopRecord(StrictModel):
@@ -78,10 +78,12 @@ class LoopRecord(StrictModel):
     schema_version: int = LOOP_SCHEMA_VERSION
     page: int
     start_image: str
-    start: Critique
+    start: Critique | None = Field(None, description="The critique of the start image (None when the reviewer failed on it).")
     iterations: list[str] = Field(default_factory=list, description="Iteration record files, in order.")
     best_image: str
     best_score: float
     best_params: LoopParams
-    stopped: Literal["done", "limits", "reviewer_failed", "no_loops"]
+    stopped: Literal["done", "limits", "no_changes", "reviewer_failed", "no_loops"]
+    last_critique: Critique | None = Field(None, description="A critique asked after the last iteration record (its changes unused).")
+    failed_answers: list[ReviewAnswer] = Field(default_factory=list, description="Raw replies of a critique that never parsed.")
     note: str = ""
