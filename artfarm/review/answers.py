@@ -18,7 +18,7 @@ from artfarm.models.base import StrictModel
 from artfarm.models.loop import LoopChanges
 from artfarm.models.review import ReviewAnswer
 from artfarm.ollama.client import OllamaClient
-from artfarm.ollama.models import ChatMessage, ChatRequest
+from artfarm.ollama.models import ChatMessage, ChatOptions, ChatRequest
 from artfarm.review.criteria import CRITERIA
 
 T = TypeVar("T", bound=StrictModel)
@@ -115,8 +115,8 @@ def ask(client: OllamaClient, model_name: str, messages: list[ChatMessage], into
     schema = answer_schema(into)
     last_problem = ""
     for attempt in range(1, max_attempts + 1):
-        request = ChatRequest(model=model_name, messages=conversation, format=schema, keep_alive=keep_alive)
-        request.options.seed = seed
+        request = ChatRequest(model=model_name, messages=conversation, format=schema, keep_alive=keep_alive,
+                              options=ChatOptions(seed=seed))
         raw = client.chat(request).message.content
         try:
             parsed = parse_answer(raw, into)

@@ -98,15 +98,7 @@ class VlmReviewer:
                             comparisons=[comparison] if comparison else [], selection=selection, defects=best.defects,
                             answers=answers, notes=notes)
 
-    # -- for inpaint checks and the loop -------------------------------------------------------
-    def score(self, image: Path, ctx: ReviewContext, *, index: int = 0, answers: list[ReviewAnswer] | None = None) -> CandidateReview:
-        """One image judged on its own (no ranking): what a fix or a loop iteration is compared by."""
-        from artfarm.fsio import sha256_file
-
-        self._require_model()
-        candidate = Candidate(index=index, path=Path(image), seed=None, sha256=sha256_file(image))
-        return self._judge(candidate, ctx, answers if answers is not None else [], [])
-
+    # -- for the self-improving loop ------------------------------------------------------------
     def critique(self, image: Path, ctx: ReviewContext, params: LoopParams, history: list[str]) -> Critique:
         """The loop contract: scores, defects, done, changes, reason. Raises AnswerUnusable or OllamaError."""
         self._require_model()
@@ -161,6 +153,7 @@ class VlmReviewer:
                      purpose="verdict", max_attempts=self.options.max_attempts, seed=self.options.seed,
                      keep_alive=self.options.keep_alive, answers=answers, candidate=candidate.index)
         scores, defects, total, failures = self._verdict_parts(answer, sent, ctx, notes, candidate.index)
+        notes.append(f"candidate {candidate.index}: {answer.summary}")
         return CandidateReview(index=candidate.index, file=_display(candidate.path, ctx), seed=candidate.seed,
                                sha256=candidate.sha256, scores=scores, total=total, rejected=bool(failures),
                                reject_reason="; ".join(failures) or None, defects=defects, raw_answer=answers[-1].raw)
