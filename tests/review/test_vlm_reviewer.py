@@ -217,3 +217,17 @@ def test_registry_factory_reads_model_and_url(make_book, ollama):
     assert made.client.base_url == ollama.url and made.fallback_on_service_error
     assert made.identity()["model"] == "llava:13b" and made.identity()["prompt_version"] == "vlm-1"
     made.close()
+
+
+def test_every_raw_reply_lands_in_review_json(ollama, client, page_ctx):
+    from artfarm.fsio import atomic_write_json
+
+    replies = ["```json\n{oops\n```", verdict_json(scene_match=9), verdict_json(scene_match=9, focal_point=9),
+               json.dumps({"better": "second", "reason": "calmer sky"}), json.dumps({"better": "second", "reason": "x"})]
+    ollama.push(*replies)
+    record = reviewer(client).review(write_candidates(page_ctx, [RED, BLUE]), page_ctx)
+    path = atomic_write_json(page_ctx.page_dir / "review.json", record)
+    on_disk = ReviewRecord.model_validate_json(path.read_text())
+    assert [a.raw for a in on_disk.answers] == replies
+    assert [a.purpose for a in on_disk.answers] == ["verdict", "verdict", "verdict", "pairwise", "pairwise"]
+    assert on_disk.comparisons[0].outcome == "tie"  # "second" both ways = position bias
