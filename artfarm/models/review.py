@@ -52,6 +52,17 @@ class PairwiseComparison(StrictModel):
     outcome: Literal["a", "b", "tie"]
 
 
+class ReviewAnswer(StrictModel):
+    """One raw reply of a model reviewer, kept verbatim, with why it was not used (if it was not)."""
+
+    purpose: Literal["verdict", "pairwise", "critique"]
+    candidate: int | None = Field(None, description="Candidate index judged (verdict, critique).")
+    order: list[int] | None = Field(None, description="Candidate indexes in the order shown (pairwise).")
+    attempt: int = Field(ge=1)
+    raw: str
+    error: str | None = Field(None, description="Why this answer was rejected and asked again; null when it was used.")
+
+
 class Selection(StrictModel):
     index: int
     file: str
@@ -73,4 +84,5 @@ class ReviewRecord(StrictModel):
     defects: list[Defect] = Field(default_factory=list, description="Defects of the selected candidate, for inpainting.")
     fallback: str | None = Field(None, description="Why another reviewer stood in, when one did.")
     contact_sheet: str | None = None
+    answers: list[ReviewAnswer] = Field(default_factory=list, description="Every raw reply of a model reviewer, in order (retries included).")
     notes: list[str] = Field(default_factory=list)

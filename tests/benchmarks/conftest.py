@@ -1,0 +1,1 @@
+from tests.doubles.fixtures import ollama  # noqa: F401  (fixture)

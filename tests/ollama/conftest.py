@@ -1,0 +1,1 @@
+from tests.doubles.fixtures import client, ollama, page_ctx  # noqa: F401  (fixtures)
