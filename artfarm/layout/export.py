@@ -96,12 +96,7 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
     fonts = load_fonts(book.layout.typography.font, loaded.root)
     palette = _palette(loaded)
     sources = _art_sources(loaded, placeholders)
-    key_inputs = {
-        "schema_version": SCHEMA_VERSION, "layout_version": LAYOUT_VERSION, "artfarm": __version__,
-        "book": book.model_dump(mode="json", include={"title", "subtitle", "author", "language", "layout", "cover", "pages"}),
-        "palette": palette, "fonts": [fonts.regular.sha256, fonts.bold.sha256],
-        "art": {str(page): src.sha256 or src.model_dump(mode="json") for page, src in sorted(sources.items())},
-    }
+    key_inputs = layout_key_inputs(book, palette, [fonts.regular.sha256, fonts.bold.sha256], sources)
     cache_key = sha256_json(key_inputs)
     previous = _read_record(loaded.root)
     reason = _cache_miss_reason(previous, cache_key, key_inputs, loaded.root) if not force else "forced with --force"
@@ -137,6 +132,16 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
                           preflight=findings, started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3))
     atomic_write_json(loaded.root / RECORD, record)
     return _report(loaded.id, record, cached=False, reason=reason, seconds=time.perf_counter() - t0)
+
+
+def layout_key_inputs(book, palette: list[str], font_hashes: list[str], sources: dict[int, ArtSource]) -> dict:
+    """Everything that shapes the PDFs; the export's cache key is the SHA-256 of its canonical JSON."""
+    return {
+        "schema_version": SCHEMA_VERSION, "layout_version": LAYOUT_VERSION, "artfarm": __version__,
+        "book": book.model_dump(mode="json", include={"title", "subtitle", "author", "language", "layout", "cover", "pages"}),
+        "palette": palette, "fonts": font_hashes,
+        "art": {str(page): src.sha256 or src.model_dump(mode="json") for page, src in sorted(sources.items())},
+    }
 
 
 def _write(out, meta: dict, book_dir: Path, draw_pages) -> int:

@@ -110,7 +110,11 @@ def text_regions(safe: Rect) -> dict[str, Rect]:
 def place_text(*, where: str, text: str, region: Rect, face: FontFace, size_pt: float, leading_pt: float,
                min_size_pt: float, colour: str, requested: str, background: np.ndarray | None,
                palette: list[str], anchor: str | None = None, detail: dict[str, float] | None = None) -> TextLayout:
-    """Fit text into ``region``, anchor it, and add a panel when the background under it is not readable."""
+    """Fit text into ``region``, anchor it, and add a panel when the background under it is not readable.
+
+    ``background`` is None (no check: the colour was chosen for the text), the pixels under the
+    text, or a function giving the pixels under any rectangle of the page.
+    """
     fitted = fit_text(text, face, region.w, region.h, size_pt=size_pt, leading_pt=leading_pt, min_size_pt=min_size_pt)
     if isinstance(fitted, Overflow):
         raise TextOverflowError(f"text does not fit its {requested if requested != 'auto' else anchor} box even at "
@@ -191,7 +195,7 @@ def _framed(source: ArtSource, entry: PageEntry, safe: Rect, anchor: str | None)
     if anchor is None:
         art_rect, region = safe, None
     else:
-        band = {k: v for k, v in TEXT_BAND.items()}[anchor]
+        band = TEXT_BAND[anchor]
         if anchor in ("top", "bottom"):
             text_h = safe.h * band
             art_rect = safe.inset(0, text_h + gap, 0, 0) if anchor == "bottom" else safe.inset(0, 0, 0, text_h + gap)
@@ -210,20 +214,24 @@ def _page_text(ctx: PlanContext, entry: PageEntry, plan: PagePlan, placement: st
                   leading_pt=typo.leading_pt, min_size_pt=typo.min_size_pt, colour=typo.colour,
                   requested=placement, palette=ctx.palette)
     if frame == "framed":
-        anchor = framed_region_name = "bottom" if placement == "auto" else placement
         paper = np.full((1, 1, 3), 255, dtype=np.uint8)
-        return place_text(region=framed_region, background=paper, anchor=framed_region_name, **common)
+        return place_text(region=framed_region, background=paper, anchor="bottom" if placement == "auto" else placement,
+                          **common)
     regions = text_regions(plan.safe)
     thumb = thumbnail(plan.art, ctx.book_dir)
     try:
         sample = _sampler(thumb, plan.art.rect)
-        scores = {}
-        if placement == "auto":
-            scores = {name: round(autoplace.detail(sample(regions[name])), 5) for name in autoplace.CANDIDATE_ORDER}
-            anchor = min(autoplace.CANDIDATE_ORDER, key=lambda n: scores[n])
-        else:
-            anchor = placement
-        return place_text(region=regions[anchor], background=sample, anchor=anchor, detail=scores, **common)
+        if placement != "auto":
+            return place_text(region=regions[placement], background=sample, anchor=placement, **common)
+        scores = {name: round(autoplace.detail(sample(regions[name])), 5) for name in autoplace.CANDIDATE_ORDER}
+        calmest_first = sorted(autoplace.CANDIDATE_ORDER, key=lambda n: scores[n])
+        first_error = None
+        for anchor in calmest_first:  # the calmest region the text fits in
+            try:
+                return place_text(region=regions[anchor], background=sample, anchor=anchor, detail=scores, **common)
+            except TextOverflowError as exc:
+                first_error = first_error or exc
+        raise first_error
     finally:
         thumb.close()
 

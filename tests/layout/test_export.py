@@ -235,3 +235,28 @@ def test_a_failed_export_keeps_the_previous_files(layout_book, capsys):
     assert export(book, capsys=capsys)[0] == 2
     assert (book / "layout/pages.pdf").read_bytes() == before
     assert not [p for p in (book / "layout").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_framed_art_sits_inside_the_safe_area_with_the_text_beside_it(layout_book, tmp_path, capsys):
+    book = layout_book(pages=2, page_changes={1: {"art": "framed", "placement": "top"}})
+    export_ok(book, capsys)
+    record = LayoutRecord.model_validate_json((book / "layout/layout.json").read_bytes())
+    page = record.pages[0]
+    assert page.art.frame == "framed" and page.safe.contains(page.art.rect)
+    assert page.text.placement == "top" and page.text.block.y >= page.art.rect.y1
+    assert page.text.panel is None  # dark text on white paper needs none
+    img = render_png(book / "layout/pages.pdf", tmp_path / "framed", dpi=36, page=1)
+    assert img.getpixel((img.width - 1, img.height // 2)) == (255, 255, 255)  # paper, not art, at the bleed edge
+
+
+def test_auto_placement_falls_back_to_a_region_the_text_fits(layout_book, capsys):
+    long_text = "Bruno looked left and right, and then he looked up at the grey sky for a long, long while today."
+    book = layout_book(pages=2, layout={"typography": {"min_size_pt": 12}}, page_changes={1: {"text": long_text}})
+    flat = art_array(1300, 1300, busy_top=False)
+    flat[: 1300 // 3] = 128  # a flat grey top: the calmest region, but too shallow for this much text
+    flat[1300 // 3:] = art_array(1300, 1300 - 1300 // 3, busy_top=True, seed=3)[::-1]
+    save_art(book, 1, flat)
+    export_ok(book, capsys)
+    text = LayoutRecord.model_validate_json((book / "layout/layout.json").read_bytes()).pages[0].text
+    calmest = min(text.detail, key=text.detail.get)
+    assert text.placement in ("left", "right") and calmest in ("top", "bottom") and text.placement != calmest
