@@ -22,6 +22,7 @@ from reportlab.pdfgen.canvas import Canvas
 from artfarm import __version__
 from artfarm.book.loader import LoadedBook, load_book
 from artfarm.book.paths import page_dir_name
+from artfarm.errors import BadInputError
 from artfarm.findings import Finding
 from artfarm.fsio import atomic_stream, atomic_write_json, sha256_file, sha256_json
 from artfarm.layout import draw
@@ -93,6 +94,9 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
     started, t0 = _now(), time.perf_counter()
     loaded = load_book(book_dir)
     book = loaded.book
+    if not book.pages:
+        raise BadInputError("book.yaml lists no pages, so there is nothing to lay out", where=f"{loaded.root}/book.yaml $.pages",
+                            fix="add pages (`- page: 1` with its `text:`) to book.yaml")
     fonts = load_fonts(book.layout.typography.font, loaded.root)
     palette = _palette(loaded)
     sources = _art_sources(loaded, placeholders)

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from artfarm.layout.art import PlaceholderSpec
+from artfarm.layout.fonts import shipped_families
 
 PLACEHOLDER_PPI = 300
 
@@ -27,7 +28,7 @@ def make_placeholder(spec: PlaceholderSpec) -> Image.Image:
     draw.line([(0, 0), (w, h)], fill=ink, width=line)
     draw.line([(0, h), (w, 0)], fill=ink, width=line)
     draw.rectangle([line, line, w - line, h - line], outline=ink, width=line)
-    font = ImageFont.load_default(size=max(12, min(w, h) // 14))
+    font = _label_font(max(12, min(w, h) // 14))
     label = f"PLACEHOLDER\n{spec.label}"
     box = draw.multiline_textbbox((0, 0), label, font=font, align="center")
     tw, th = box[2] - box[0], box[3] - box[1]
@@ -36,3 +37,13 @@ def make_placeholder(spec: PlaceholderSpec) -> Image.Image:
     draw.rectangle([x - pad, y - pad, x + tw + pad, y + th + pad], fill=(255, 255, 255), outline=ink, width=line)
     draw.multiline_text((x - box[0], y - box[1]), label, font=font, fill=(200, 30, 30), align="center")
     return img
+
+
+def _label_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """The shipped book font when FreeType is available, else Pillow's own."""
+    for family, folder in shipped_families().items():
+        try:
+            return ImageFont.truetype(str(folder / f"{family}-Bold.ttf"), size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)

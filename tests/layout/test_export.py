@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pypdf import PdfReader
 
@@ -19,7 +20,9 @@ IN = 72.0
 def export(book_dir: Path, *flags: str, capsys=None) -> tuple[int, str]:
     code = main(["export-pdf", str(book_dir), *flags])
     out = capsys.readouterr() if capsys is not None else None
-    return code, (out.out + out.err) if out else ""
+    if out is None:
+        return code, ""
+    return code, out.out if "--json" in flags and code == 0 else out.out + out.err
 
 
 def export_ok(book_dir: Path, capsys, *flags: str) -> str:
@@ -154,7 +157,7 @@ def test_art_under_200_ppi_is_an_error_and_nothing_is_written(layout_book, capsy
     assert not (book / "layout").exists() and not (book / "exports").exists()
 
 
-def test_missing_art_names_the_page_and_the_command_unless_placeholders(layout_book, capsys):
+def test_missing_art_names_the_page_and_the_command_unless_placeholders(layout_book, tmp_path, capsys):
     book = layout_book(pages=2)
     (book / "pages/0002/final/final.png").unlink()
     code, out = export(book, capsys=capsys)
@@ -166,6 +169,11 @@ def test_missing_art_names_the_page_and_the_command_unless_placeholders(layout_b
     record = LayoutRecord.model_validate_json((book / "layout/layout.json").read_bytes())
     assert record.pages[1].art.source.placeholder is not None
     assert record.pages[0].art.source.file == "pages/0001/final/final.png"
+    img = render_png(book / "layout/pages.pdf", tmp_path / "placeholder", dpi=36, page=2)
+    label = img.crop((img.width // 4, img.height * 2 // 5, img.width * 3 // 4, img.height * 3 // 5))
+    pixels = np.asarray(label).reshape(-1, 3).astype(int)
+    red = int(((pixels[:, 0] > 150) & (pixels[:, 1] < 90) & (pixels[:, 2] < 90)).sum())
+    assert red > 50  # the red PLACEHOLDER label is there for anyone to see
 
 
 def test_text_that_cannot_fit_names_the_page_and_the_overflow(layout_book, capsys):
