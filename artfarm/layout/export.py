@@ -194,10 +194,10 @@ def _art_sources(loaded: LoadedBook, placeholders: bool) -> dict[int, ArtSource]
             missing.append(page)
     if missing:
         names = ", ".join("cover (page 0)" if p == 0 else f"page {p}" for p in missing)
-        raise MissingArtError(f"no final art for {names}", where=f"{loaded.root}/{final_art_rel(missing[0])}",
-                              fix="; ".join(f"`artfarm render-page {loaded.id} {p}`" for p in missing[:5])
-                              + (" ..." if len(missing) > 5 else "")
-                              + f" makes it; or lay out with marked placeholder art: `artfarm export-pdf {loaded.id} --placeholders`")
+        commands = ", ".join(f"`artfarm render-page {loaded.id} {p}`" for p in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise MissingArtError(f"no final art (pages/NNNN/final/final.png) for {names}", where=str(loaded.root),
+                              fix=f"render it: {commands}; or lay out with clearly marked placeholder art: "
+                                  f"`artfarm export-pdf {loaded.id} --placeholders`")
     return sources
 
 
