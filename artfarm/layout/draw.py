@@ -10,7 +10,8 @@ from artfarm.layout.art import ArtPlacement
 from artfarm.layout.fonts import FontSet
 from artfarm.layout.geometry import Rect, pt
 from artfarm.layout.pdfstream import SlotTable
-from artfarm.layout.plan import CoverPlan, PagePlan, SpineText, TextLayout
+from artfarm.layout.coverplan import CoverPlan, SpineText
+from artfarm.layout.plan import PagePlan, TextLayout
 
 PANEL_RADIUS_IN = 0.12
 

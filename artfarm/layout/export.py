@@ -32,7 +32,8 @@ from artfarm.layout.fonts import load_fonts
 from artfarm.layout.geometry import cover, interior_page, inches
 from artfarm.layout.pdfstream import SlotTable, splice
 from artfarm.layout.placeholder import PLACEHOLDER_PPI
-from artfarm.layout.plan import CoverPlan, PagePlan, PlanContext, plan_cover, plan_interior
+from artfarm.layout.coverplan import CoverPlan, plan_cover
+from artfarm.layout.plan import PagePlan, PlanContext, plan_interior
 from artfarm.layout.preflight import preflight
 from artfarm.models.base import StrictModel
 
@@ -119,7 +120,7 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
                               + "; ".join(f.message for f in errors), where=str(loaded.root),
                               fix="; ".join(sorted({f.fix for f in errors if f.fix})), findings=findings)
 
-    targets = {"interior": f"layout/pages.pdf", "cover": "layout/cover.pdf", "web": f"exports/web/{loaded.id}.pdf"}
+    targets = {"interior": "layout/pages.pdf", "cover": "layout/cover.pdf", "web": f"exports/web/{loaded.id}.pdf"}
     meta = dict(title=book.title, author=book.author, subject=book.subtitle or book.title, lang=book.language,
                 font=fonts.regular.name)
     with ExitStack() as stack:

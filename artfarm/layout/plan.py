@@ -1,4 +1,4 @@
-"""Every layout decision for every page, made before anything is written and recorded in layout.json.
+"""Every layout decision for every interior page, made before anything is written and recorded in layout.json.
 
 Planning opens each image once (for a small thumbnail to measure detail and contrast) and
 releases it; the PDF writers later follow the plan without deciding anything.
@@ -18,7 +18,7 @@ from artfarm.layout.art import ArtPlacement, ArtSource, crop_to_fill, split_crop
 from artfarm.layout.autoplace import PanelChoice
 from artfarm.layout.errors import TextOverflowError
 from artfarm.layout.fonts import FontFace, FontSet
-from artfarm.layout.geometry import (SPINE_CLEARANCE_IN, CoverGeometry, Rect, cover, interior_page, pt)
+from artfarm.layout.geometry import Rect, interior_page, pt
 from artfarm.layout.textfit import FittedText, Overflow, fit_text
 from artfarm.models.base import StrictModel
 from artfarm.models.book import Book, PageEntry
@@ -26,8 +26,6 @@ from artfarm.models.book import Book, PageEntry
 TEXT_BAND = {"top": 0.30, "bottom": 0.30, "left": 0.42, "right": 0.42}
 PANEL_PAD_IN = 0.15
 FRAME_GAP_IN = 0.2
-SPINE_MIN_PT = 6.0
-TITLE_SCALE = 2.0
 
 
 class TextLayout(StrictModel):
@@ -56,33 +54,6 @@ class PagePlan(StrictModel):
     spread: Literal["", "left", "right"] = ""
     art: ArtPlacement | None = None
     text: TextLayout | None = None
-
-
-class SpineText(StrictModel):
-    text: str
-    size_pt: float
-    block: Rect
-
-
-class CoverPlan(StrictModel):
-    page_count: int
-    paper: str
-    spine_width_in: float
-    width_in: float
-    height_in: float
-    media: Rect
-    trim: Rect
-    back: Rect
-    spine: Rect
-    front: Rect
-    barcode: Rect
-    background: str
-    art: ArtPlacement | None
-    title: TextLayout
-    author: TextLayout
-    back_text: TextLayout | None = None
-    spine_text: SpineText | None = None
-    spine_note: str = ""
 
 
 @dataclass
@@ -149,7 +120,7 @@ def _anchor_block(fitted: FittedText, region: Rect, anchor: str) -> Rect:
     return Rect(x=x, y=y, w=w, h=h)
 
 
-def _sampler(thumb: Image.Image, rect: Rect):
+def sampler(thumb: Image.Image, rect: Rect):
     return lambda region: autoplace.region_pixels(thumb, rect, region)
 
 
@@ -220,7 +191,7 @@ def _page_text(ctx: PlanContext, entry: PageEntry, plan: PagePlan, placement: st
     regions = text_regions(plan.safe)
     thumb = thumbnail(plan.art, ctx.book_dir)
     try:
-        sample = _sampler(thumb, plan.art.rect)
+        sample = sampler(thumb, plan.art.rect)
         if placement != "auto":
             return place_text(region=regions[placement], background=sample, anchor=placement, **common)
         scores = {name: round(autoplace.detail(sample(regions[name])), 5) for name in autoplace.CANDIDATE_ORDER}
@@ -234,64 +205,3 @@ def _page_text(ctx: PlanContext, entry: PageEntry, plan: PagePlan, placement: st
         raise first_error
     finally:
         thumb.close()
-
-
-def plan_cover(ctx: PlanContext, page_count: int) -> CoverPlan:
-    book, layout = ctx.book, ctx.book.layout
-    typo = layout.typography
-    geo: CoverGeometry = cover(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, page_count, layout.paper)
-    source = ctx.sources[0]
-    art = ArtPlacement(source=source, rect=geo.front_bleed,
-                       crop=crop_to_fill(source.width, source.height, geo.front_bleed.w, geo.front_bleed.h, (0.5, 0.5)))
-    regions = text_regions(geo.front_safe)
-    paper = np.full((1, 1, 3), 255, dtype=np.uint8)
-    flat = autoplace.choose_panel(typo.colour, paper, ctx.palette)
-    background = flat.colour
-    thumb = thumbnail(art, ctx.book_dir)
-    try:
-        sample = _sampler(thumb, art.rect)
-        title_text = book.title + (f"\n{book.subtitle}" if book.subtitle else "")
-        title = place_text(where="cover front (title)", text=title_text, region=regions["top"], face=ctx.fonts.bold,
-                           size_pt=typo.size_pt * TITLE_SCALE, leading_pt=typo.leading_pt * TITLE_SCALE,
-                           min_size_pt=typo.min_size_pt, colour=typo.colour, requested="top", background=sample,
-                           palette=ctx.palette)
-        author_region = regions["bottom"].inset(0, 0, 0, regions["bottom"].h * 0.5)
-        author = place_text(where="cover front (author)", text=book.author, region=author_region, face=ctx.fonts.regular,
-                            size_pt=typo.size_pt, leading_pt=typo.leading_pt, min_size_pt=typo.min_size_pt,
-                            colour=typo.colour, requested="bottom", background=sample, palette=ctx.palette)
-    finally:
-        thumb.close()
-    back_text = None
-    if book.cover.back_text.strip():
-        gap = pt(FRAME_GAP_IN)
-        region = geo.back_safe.inset(0, geo.barcode.h + gap, 0, 0)
-        back_text = place_text(where="cover back", text=book.cover.back_text, region=region, face=ctx.fonts.regular,
-                               size_pt=typo.size_pt, leading_pt=typo.leading_pt, min_size_pt=typo.min_size_pt,
-                               colour=typo.colour, requested="top", background=None, palette=ctx.palette)
-    spine_text, note = _spine_text(book, ctx.fonts.bold, geo, typo.size_pt)
-    return CoverPlan(page_count=page_count, paper=layout.paper, spine_width_in=round(geo.spine_width_in, 6),
-                     width_in=round(geo.media.w / 72, 6), height_in=round(geo.media.h / 72, 6), media=geo.media,
-                     trim=geo.trim, back=geo.back, spine=geo.spine, front=geo.front, barcode=geo.barcode,
-                     background=background, art=art, title=title, author=author, back_text=back_text,
-                     spine_text=spine_text, spine_note=note)
-
-
-def _spine_text(book: Book, face: FontFace, geo: CoverGeometry, size_pt: float) -> tuple[SpineText | None, str]:
-    """Spine text only when it fits with clear space on both sides; it runs top to bottom."""
-    text = book.cover.spine_text if book.cover.spine_text is not None else book.title
-    if not text.strip():
-        return None, "no spine text set"
-    across = geo.spine.w - 2 * pt(SPINE_CLEARANCE_IN)
-    along = geo.spine.h - 2 * pt(0.375)
-    size = min(size_pt, across / (face.ascent + face.descent) if across > 0 else 0.0)
-    if size > 0:
-        size = min(size, size * along / max(face.width(text, size), 1e-6))
-    if size < SPINE_MIN_PT:
-        return None, (f"spine is {geo.spine_width_in:.3f} in wide: too narrow for text with "
-                      f"{SPINE_CLEARANCE_IN} in clear each side (needs about "
-                      f"{(SPINE_MIN_PT * (face.ascent + face.descent)) / 72 + 2 * SPINE_CLEARANCE_IN:.3f} in)")
-    height = (face.ascent + face.descent) * size
-    length = face.width(text, size)
-    cx, cy = geo.spine.x + geo.spine.w / 2, geo.spine.y + geo.spine.h / 2
-    block = Rect(x=cx - height / 2, y=cy - length / 2, w=height, h=length)
-    return SpineText(text=text, size_pt=round(size, 2), block=block), ""

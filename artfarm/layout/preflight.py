@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from artfarm.findings import Finding
 from artfarm.layout.art import ArtPlacement
-from artfarm.layout.plan import CoverPlan, PagePlan
+from artfarm.layout.coverplan import CoverPlan
+from artfarm.layout.plan import PagePlan
 
 PRINT_PPI = 300.0
 MIN_PPI = 200.0

@@ -3,7 +3,8 @@ import pytest
 from artfarm.book.loader import load_book
 from artfarm.layout.export import _art_sources, _palette
 from artfarm.layout.fonts import load_fonts
-from artfarm.layout.plan import PlanContext, plan_cover
+from artfarm.layout.coverplan import plan_cover
+from artfarm.layout.plan import PlanContext
 
 
 @pytest.mark.parametrize("pages, paper, has_text", [(24, "white", False), (96, "cream", False), (200, "white", True),
