@@ -16,7 +16,6 @@ from artfarm.errors import BadInputError
 from artfarm.layout.geometry import Rect, inches
 from artfarm.models.base import StrictModel
 
-Image.MAX_IMAGE_PIXELS = 400_000_000  # very large final art is legitimate; decompression bombs are not our input
 
 
 class PlaceholderSpec(StrictModel):

@@ -121,6 +121,7 @@ def _anchor_block(fitted: FittedText, region: Rect, anchor: str) -> Rect:
 
 
 def sampler(thumb: Image.Image, rect: Rect):
+    """A function giving the art's pixels under any page rectangle (the thumbnail covers ``rect``)."""
     return lambda region: autoplace.region_pixels(thumb, rect, region)
 
 
