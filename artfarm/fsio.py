@@ -11,8 +11,9 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Iterator
 
 from pydantic import BaseModel
 
@@ -80,3 +81,30 @@ def _write_error(path: Path, exc: OSError) -> WriteError:
     else:
         fix = "check the folder exists and is writable, then run again"
     return WriteError(f"could not write file ({exc.strerror or exc})", where=str(path), fix=fix)
+
+
+@contextmanager
+def atomic_stream(path: Path) -> Iterator[BinaryIO]:
+    """Write a large file piece by piece; it appears under its name only if the block ends without error.
+
+    Nest several in a ``contextlib.ExitStack`` to publish a set of files together: an error in
+    any of them removes every temp file and leaves the old files as they were.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _write_error(path, exc) from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
