@@ -45,7 +45,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _temp_beside(path)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -73,6 +73,23 @@ def atomic_write_json(path: Path, obj: Any) -> Path:
     return atomic_write_text(path, text + "\n")
 
 
+def _default_file_mode() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return 0o666 & ~current
+
+
+_FILE_MODE = _default_file_mode()
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temp file in the target's folder (same filesystem, so the rename is atomic), with the
+    permissions a plain open() would give; mkstemp's private 0600 would otherwise stick."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, _FILE_MODE)
+    return fd, tmp
+
+
 def _write_error(path: Path, exc: OSError) -> WriteError:
     if exc.errno == errno.ENOSPC:
         fix = "free disk space, then run the same command again; nothing was half-written"
@@ -93,7 +110,7 @@ def atomic_stream(path: Path) -> Iterator[BinaryIO]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _temp_beside(path)
     except OSError as exc:
         raise _write_error(path, exc) from exc
     try:

@@ -69,6 +69,15 @@ def test_atomic_write_replaces_whole_files(tmp_path):
     assert target.read_bytes() == b"new"
 
 
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        written = atomic_write_bytes(tmp_path / "art.png", b"x")
+    finally:
+        os.umask(umask)
+    assert written.stat().st_mode & 0o777 == 0o644
+
+
 def test_failed_atomic_write_is_a_write_error_and_leaves_no_temp_file(tmp_path):
     blocker = tmp_path / "taken"
     blocker.mkdir()  # a folder where the file should go: the final rename fails
