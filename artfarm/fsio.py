@@ -50,6 +50,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -57,6 +58,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
     except OSError as exc:
         raise _write_error(path, exc) from exc
     return path
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask is process-wide and not thread-safe
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

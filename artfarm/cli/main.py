@@ -23,6 +23,10 @@ COMMANDS = [
     "validate",
     "schema",
     "prompt",
+    "render_book",
+    "render_page",
+    "status",
+    "review",
 ]
 
 
