@@ -208,6 +208,9 @@ class Engine:
         blocked: str | None = None
         for stage in STAGES:
             record, _ = read_record(ctx.stage_dir(stage.dir_name))
+            if blocked is not None and not stage.needed(ctx)[0]:
+                states[stage.name] = "not-needed"
+                continue
             if blocked is not None:
                 states[stage.name] = "failed" if record and record.status == "failed" else ("stale" if record else "missing")
                 if record:

@@ -19,6 +19,7 @@ REASONS = {
     "params": "stage parameters changed",
     "models": "model pins changed",
     "inputs": "input image changed",
+    "refs": "reference image changed",
     "reviewer": "reviewer changed",
     "review": "review decision changed",
     "layout": "book layout changed",
@@ -27,6 +28,10 @@ REASONS = {
     "schema_version": "record format changed",
     "stage": "stage changed",
 }
+
+DERIVED = {"prompts", "params", "inputs"}
+ORDER = ["schema_version", "stage", "renderer", "spec", "refs", "style_pack", "reviewer", "models", "layout", "target", "mask",
+         "review", "params", "prompts", "inputs"]
 
 
 def cache_key(key_inputs: dict[str, Any]) -> str:
@@ -38,10 +43,15 @@ def key_inputs_with_version(key_inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def why_changed(old: dict[str, Any], new: dict[str, Any]) -> str:
-    """Name the inputs that differ between an old record's key inputs and the new ones."""
-    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    """Name the inputs that differ between an old record's key inputs and the new ones.
+
+    Root causes (the RenderSpec, the style pack, the template...) are named alone; what follows
+    from them (prompts, parameters, input images) only when nothing upstream explains it.
+    """
+    changed = [k for k in set(old) | set(new) if old.get(k) != new.get(k)]
+    roots = [k for k in changed if k not in DERIVED] or changed
     reasons: list[str] = []
-    for name in changed:
+    for name in sorted(roots, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k)):
         if name == "renderer":
             before, after = old.get(name) or {}, new.get(name) or {}
             reason = "renderer changed" if before.get("name") != after.get("name") else "workflow template changed"

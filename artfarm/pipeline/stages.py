@@ -80,6 +80,17 @@ class PageContext:
                     return out.sha256
         return sha256_file(path) if Path(path).is_file() else None
 
+    def ref_hashes(self) -> dict[str, str | None]:
+        """Reference images shape the art through their content, not their names."""
+        paths = [*self.spec.refs.style, *(p for refs in self.spec.refs.characters.values() for p in refs)]
+        people = self.book.characters.by_id()
+        paths += [p for cast in self.spec.characters if cast.id in people for p in people[cast.id].refs]
+        out: dict[str, str | None] = {}
+        for rel in sorted(set(paths)):
+            path = self.book.resolve(rel, what="reference")
+            out[rel] = sha256_file(path) if path.is_file() else None
+        return out
+
     def input_image(self) -> Path:
         """The newest image of the page so far (inpaint's if it ran, else refine's...)."""
         for name in ("inpaint", "refine", "review"):
@@ -173,10 +184,12 @@ class RenderStage(Stage):
             "stage": self.name,
             "renderer": ctx.renderer.identity(self.name),
             "spec": ctx.spec_fields(self.name),
+            "refs": ctx.ref_hashes(),
             "style_pack": ctx.pack.content_sha256,
             "prompts": {"positive": params.get("prompt", ""), "negative": params.get("negative", "")},
             "params": plain,
             "models": models,
+            "target": list(print_px(ctx.book.book, ctx.page)),
             "inputs": inputs,
         }
         return Plan(key_inputs=key_inputs, params=params)
@@ -262,8 +275,10 @@ class InpaintStage(RenderStage):
     name = dir_name = "inpaint"
 
     def needed(self, ctx: PageContext) -> tuple[bool, str]:
-        defects = ctx.review.defects if ctx.review else []
         masks = self.mask_files(ctx)
+        if ctx.review is None and not masks:
+            return True, "unknown until the review has run"
+        defects = ctx.review.defects if ctx.review else []
         if not defects and not masks:
             return False, "not needed (no defects found, no masks supplied)"
         return True, f"{len(defects)} defect(s), {len(masks)} mask file(s)"
