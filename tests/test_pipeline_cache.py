@@ -160,3 +160,18 @@ def test_a_supplied_mask_runs_inpaint_and_upscale_uses_its_output(make_book):
     inpaint = StageRecord.model_validate_json((book / "pages/0001/inpaint/stage.json").read_bytes())
     assert inpaint.params["mask"] == "pages/0001/inpaint/mask.png"
     assert inpaint.key_inputs["inputs"]["mask"] == sha256_file(book / "pages/0001/inpaint/mask.png")
+
+
+def test_stage_records_match_the_published_schema(make_book):
+    import jsonschema
+
+    from artfarm.schemas import schema_text
+
+    book = write_small_book(make_book, pages=1)
+    run(book)
+    schema = json.loads(schema_text("stage"))
+    for path in (book / "pages/0001").rglob("stage.json"):
+        jsonschema.validate(json.loads(path.read_text()), schema)
+    from pathlib import Path
+    published = Path(__file__).resolve().parent.parent / "schemas/stage.schema.json"
+    assert json.loads(published.read_text()) == schema

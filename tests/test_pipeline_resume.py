@@ -70,3 +70,14 @@ def test_a_renderer_failure_is_recorded_and_earlier_stages_are_untouched(make_bo
     assert {k: v for k, v in after.items() if "/upscale/" not in k} == {k: v for k, v in snapshot.items() if "/upscale/" not in k}
     summary, renderer = run(book)
     assert renderer.calls == [(1, "upscale")] and summary.done == 1
+
+
+def test_an_unwritable_stage_folder_fails_the_page_clearly(make_book, caplog):
+    book = write_small_book(make_book, pages=2)
+    (book / "pages/0001/refine").write_text("a file where the refine folder belongs")
+    summary, _ = run(book, keep_going=True)
+    assert {p.page: p.status for p in summary.pages} == {1: "failed", 2: "done"}
+    error = summary.pages[0].error
+    assert "pages/0001/refine" in error and "Not a directory" in error and "fix:" in error
+    assert (book / "pages/0001/selected/stage.json").is_file()  # earlier stages kept
+    assert not list(book.rglob("*.tmp"))

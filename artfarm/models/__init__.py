@@ -2,6 +2,7 @@
 
 from artfarm.models.book import Book
 from artfarm.models.characters import Character, CharacterBible
+from artfarm.models.records import StageRecord
 from artfarm.models.renderspec import RenderSpec
 from artfarm.models.review import ReviewRecord
 from artfarm.models.stylepack import StylePack
@@ -12,6 +13,7 @@ SCHEMA_MODELS = {
     "characters": CharacterBible,
     "stylepack": StylePack,
     "review": ReviewRecord,
+    "stage": StageRecord,
 }
 
-__all__ = ["Book", "Character", "CharacterBible", "RenderSpec", "StylePack", "ReviewRecord", "SCHEMA_MODELS"]
+__all__ = ["Book", "Character", "CharacterBible", "RenderSpec", "StylePack", "ReviewRecord", "StageRecord", "SCHEMA_MODELS"]

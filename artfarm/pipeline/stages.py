@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 from pydantic import ValidationError
 
 from artfarm.book.loader import LoadedBook
-from artfarm.errors import RunError
+from artfarm.errors import RunError, WriteError
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from artfarm.models.records import ModelRecord, Prompts, StageRecord
 from artfarm.models.renderspec import RenderSpec
@@ -199,9 +199,13 @@ class RenderStage(Stage):
 
     def run(self, ctx: PageContext, plan: Plan) -> StageRecord:
         out_dir = ctx.stage_dir(self.dir_name)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for old in out_dir.glob(f"{self.name}_*.png"):
-            old.unlink(missing_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for old in out_dir.glob(f"{self.name}_*.png"):
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            raise WriteError(f"could not prepare the stage folder ({exc.strerror or exc})", where=str(out_dir),
+                             fix="make sure it is a writable folder (not a file), then run again") from exc
         self.prepare(ctx, plan)
         started = now_iso()
         request = RenderRequest(stage=self.name, page=ctx.page, params=plan.params, out_dir=out_dir,
