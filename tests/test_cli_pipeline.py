@@ -110,3 +110,14 @@ def test_settings_come_from_flags_then_book(make_book, books_dir, capsys):
     assert RunSummary.model_validate_json(out).reviewer == "agent"
     _, out, _ = cli(capsys, "status", "testbook", "--books", str(books_dir), "--json", "--reviewer", "heuristic")
     assert BookStatus.model_validate_json(out).reviewer == "heuristic"
+
+
+def test_a_persons_choice_outlasts_a_change_of_reviewer(make_book, books_dir, capsys):
+    book = write_small_book(make_book, pages=1)
+    cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "agent")
+    cli(capsys, "review", "testbook", "1", "--select", "1", "--reason", "the person likes it", "--books", str(books_dir))
+    code, _, _ = cli(capsys, "render-book", "testbook", "--books", str(books_dir))  # default reviewer: heuristic
+    assert code == 0
+    review = ReviewRecord.model_validate_json((book / "pages/0001/review.json").read_bytes())
+    assert review.selection.index == 1 and review.selection.decided_by == "person"
+    assert StageRecord.model_validate_json((book / "pages/0001/selected/stage.json").read_bytes()).seeds == [1002]

@@ -33,7 +33,7 @@ def test_from_a_stage_redoes_it_and_later_stages_only(make_book):
     assert actions(summary, 1) == {"draft": "cached", "review": "cached", "refine": "ran", "inpaint": "not-needed",
                                    "upscale": "ran", "final": "ran"}
     reasons = {o.stage: o.reason for o in summary.pages[0].stages}
-    assert reasons["refine"] == "forced (--from refine)"
+    assert reasons["refine"] == "--from refine"
 
 
 def test_from_an_unknown_stage_is_bad_input(make_book):

@@ -106,6 +106,9 @@ class Engine:
                 return PageResult(page=page, status="failed", stages=outcomes, error=str(failed.error))
             outcomes.append(outcome)
         self.reporter.page_finished(page)
+        if any(o.action == "skipped" for o in outcomes):
+            return PageResult(page=page, status="skipped", stages=outcomes,
+                              error="stopped part way: another page failed (use --keep-going)")
         ran = any(o.action == "ran" for o in outcomes)
         final = ctx.rel(ctx.output("final")) if "final" in ctx.done else None
         if ran:
@@ -124,7 +127,7 @@ class Engine:
             raise _PageFailed(exc) from exc
         plan.forced = forced
         if forced:
-            reason = f"forced (--from {options.from_stage})" if options.from_stage else "forced (--force)"
+            reason = f"--from {options.from_stage}" if options.from_stage else "--force"
         else:
             verdict = stage.check(ctx, plan)
             if verdict.state == "hit":
@@ -207,17 +210,12 @@ class Engine:
             return PageStatusRow(page=page, stages={s: "missing" for s in STAGE_ORDER}, error=str(exc))
         blocked: str | None = None
         for stage in STAGES:
-            record, _ = read_record(ctx.stage_dir(stage.dir_name))
-            if blocked is not None and not stage.needed(ctx)[0]:
-                states[stage.name] = "not-needed"
-                continue
             if blocked is not None:
-                states[stage.name] = "failed" if record and record.status == "failed" else ("stale" if record else "missing")
-                if record:
+                states[stage.name] = self._state_behind(ctx, stage)
+                if states[stage.name] in ("stale", "failed"):
                     reasons[stage.name] = f"{blocked} is not done"
                 continue
-            needed, why = stage.needed(ctx)
-            if not needed:
+            if not stage.needed(ctx)[0]:
                 states[stage.name] = "not-needed"
                 continue
             try:
@@ -234,13 +232,28 @@ class Engine:
             reasons[stage.name] = verdict.reason
             if verdict.state == "waiting":
                 states[stage.name] = "waiting"
-            elif verdict.state == "rejected" or (record and record.status == "failed"):
+            elif verdict.state == "rejected" or verdict.failed:
                 states[stage.name] = "failed"
-            elif record is not None or stage.name == "review" and (ctx.page_dir / "review.json").is_file():
+            elif self._has_record(ctx, stage):
                 states[stage.name] = "stale"
             else:
                 states[stage.name] = "missing"
         return PageStatusRow(page=page, stages=states, reason=reasons)
+
+
+    @staticmethod
+    def _has_record(ctx: PageContext, stage: Stage) -> bool:
+        folder = ctx.stage_dir(stage.dir_name)
+        return (folder / "stage.json").is_file() or (stage.name == "review" and (ctx.page_dir / "review.json").is_file())
+
+    def _state_behind(self, ctx: PageContext, stage: Stage) -> str:
+        """A stage after one that is not done: stale if it ran before, missing if never."""
+        if not stage.needed(ctx)[0]:
+            return "not-needed"
+        record, _ = read_record(ctx.stage_dir(stage.dir_name), quiet=True)
+        if record is not None and record.status == "failed":
+            return "failed"
+        return "stale" if self._has_record(ctx, stage) else "missing"
 
 
 # -- entry points for the commands ------------------------------------------------------------

@@ -23,8 +23,8 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def read_record(stage_dir: Path) -> tuple[StageRecord | None, str | None]:
-    """(record, None) when readable; (None, why) when missing or corrupt. Never raises."""
+def read_record(stage_dir: Path, *, quiet: bool = False) -> tuple[StageRecord | None, str | None]:
+    """(record, None) when readable; (None, why) when missing or corrupt (logged unless quiet). Never raises."""
     path = Path(stage_dir) / RECORD_NAME
     if not path.is_file():
         return None, "not run yet"
@@ -32,7 +32,8 @@ def read_record(stage_dir: Path) -> tuple[StageRecord | None, str | None]:
         return StageRecord.model_validate_json(path.read_bytes()), None
     except (ValidationError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        log.warning("%s: record unreadable, treating as a cache miss (%s)", path, first)
+        if not quiet:
+            log.warning("%s: record unreadable, treating as a cache miss (%s)", path, first)
         return None, "record unreadable"
 
 

@@ -31,6 +31,7 @@ from artfarm.pipeline.records import (describe_output, log, now_iso, outputs_pro
 from artfarm.pipeline.sizes import draft_size, print_px
 from artfarm.prompts.compile import CompiledPrompt
 from artfarm.render.base import ProgressFn, RenderRequest, Renderer
+from artfarm.review.agent import AgentReviewer
 from artfarm.review.base import Candidate, ReviewContext, Reviewer
 from artfarm.stylepacks import LoadedStylePack
 
@@ -129,6 +130,7 @@ class Verdict:
     state: Literal["hit", "miss", "waiting", "rejected"]
     reason: str
     record: StageRecord | None = None
+    failed: bool = False  # the miss is a failed earlier attempt
 
 
 class Stage:
@@ -146,7 +148,7 @@ class Stage:
         if record is None:
             return Verdict("miss", why or "not run yet")
         if record.status == "failed":
-            return Verdict("miss", f"previous attempt failed ({(record.error or '').splitlines()[0]})")
+            return Verdict("miss", f"previous attempt failed ({(record.error or '').splitlines()[0]})", failed=True)
         if record.cache_key != plan.cache_key:
             return Verdict("miss", why_changed(record.key_inputs, key_inputs_with_version(plan.key_inputs)))
         problem = outputs_problem(ctx.stage_dir(self.dir_name), record)
@@ -383,6 +385,14 @@ class ReviewStage(Stage):
             log.warning("%s: review unreadable, treating as a cache miss (%s)", path, str(exc).splitlines()[0])
             return None
 
+    def matches(self, plan: Plan, review: ReviewRecord) -> bool:
+        """The review is of these drafts. A person's or agent's decision outlasts a change of reviewer:
+        it was recorded on the agent reviewer's key, so it is compared against that key."""
+        if review.cache_key == plan.cache_key:
+            return True
+        decided = review.reviewer.kind == AgentReviewer.kind and review.status in ("selected", "rejected_all")
+        return decided and review.cache_key == cache_key({**plan.key_inputs, "reviewer": AgentReviewer().identity()})
+
     def selected_inputs(self, plan: Plan, review: ReviewRecord) -> dict[str, Any]:
         assert review.selection is not None
         return {**plan.key_inputs, "selection": {"index": review.selection.index, "decided_by": review.selection.decided_by}}
@@ -392,7 +402,7 @@ class ReviewStage(Stage):
         old, _ = read_record(ctx.stage_dir(self.dir_name))
         if review is None:
             return Verdict("miss", "not run yet" if old is None else "review.json missing or unreadable")
-        if review.cache_key != plan.cache_key:
+        if not self.matches(plan, review):
             before = {k: v for k, v in (old.key_inputs if old else {}).items() if k != "selection"}
             return Verdict("miss", why_changed(before, key_inputs_with_version(plan.key_inputs)) if before else "review inputs changed")
         ctx.review = review
@@ -411,7 +421,7 @@ class ReviewStage(Stage):
     def run(self, ctx: PageContext, plan: Plan) -> StageRecord:
         review = self.read_review(ctx)
         started = now_iso()
-        if plan.forced or review is None or review.cache_key != plan.cache_key or review.status != "selected":
+        if plan.forced or review is None or not self.matches(plan, review) or review.status != "selected":
             review = self.ask_reviewer(ctx, plan)
         ctx.review = review
         if review.status == "waiting":

@@ -23,7 +23,7 @@ def register(subparsers, common) -> None:
 
 def table(status: BookStatus) -> str:
     width = max(len(s) for s in [*status.stages, "waiting", "missing"]) + 2
-    lines = ["page".rjust(5) + "  " + "".join(s.ljust(width) for s in status.stages)]
+    lines = [("page".rjust(5) + "  " + "".join(s.ljust(width) for s in status.stages)).rstrip()]
     notes = []
     for row in status.pages:
         cells = "".join(SHOWN.get(row.stages.get(s, "missing"), row.stages.get(s, "missing")).ljust(width) for s in status.stages)
