@@ -126,3 +126,29 @@ def test_status_shows_done_stale_missing_and_failed(make_book):
     assert set(rows[3].values()) == {"missing"}
     reasons = {r.page: r.reason for r in status.pages}
     assert reasons[1]["refine"] == "renderspec changed"
+
+
+def test_the_next_pages_draft_is_queued_while_a_page_is_reviewed(make_book):
+    """With two workers, page 2 runs to the end and page 3's draft starts while page 1 is still under review."""
+    import threading
+
+    from artfarm.review.heuristic import HeuristicReviewer
+
+    page_two_drafting = threading.Event()
+
+    class Watching(RecordingRenderer):
+        def render(self, request, progress=None):
+            if (request.page, request.stage) == (3, "draft"):
+                page_two_drafting.set()
+            return super().render(request, progress)
+
+    class SlowToDecide(HeuristicReviewer):
+        def review(self, candidates, ctx):
+            if ctx.page == 1:
+                assert page_two_drafting.wait(timeout=20), "renderer sat idle while page 1 was reviewed"
+            return super().review(candidates, ctx)
+
+    book = write_small_book(make_book, pages=3)
+    summary, renderer = run(book, jobs=2, renderer=lambda b: Watching(b), reviewer=SlowToDecide())
+    assert summary.done == 3
+    assert renderer.calls.index((3, "draft")) < renderer.calls.index((1, "refine"))

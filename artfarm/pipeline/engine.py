@@ -119,7 +119,7 @@ class Engine:
         say = self.reporter.log
         needed, why = stage.needed(ctx)
         if not needed:
-            say(f"page {ctx.page} {stage.name}: skipped ({why})", logging.DEBUG)
+            say(f"page {ctx.page} {stage.name}: skipped (not needed: {why})")
             return StageOutcome(stage=stage.name, action="not-needed", reason=why)
         try:
             plan = stage.plan(ctx)

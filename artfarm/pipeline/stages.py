@@ -286,7 +286,7 @@ class InpaintStage(RenderStage):
             return True, "unknown until the review has run"
         defects = ctx.review.defects if ctx.review else []
         if not defects and not masks:
-            return False, "not needed (no defects found, no masks supplied)"
+            return False, "no defects found, no masks supplied"
         return True, f"{len(defects)} defect(s), {len(masks)} mask file(s)"
 
     def mask_files(self, ctx: PageContext) -> list[Path]:
