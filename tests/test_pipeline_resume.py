@@ -81,3 +81,21 @@ def test_an_unwritable_stage_folder_fails_the_page_clearly(make_book, caplog):
     assert "pages/0001/refine" in error and "Not a directory" in error and "fix:" in error
     assert (book / "pages/0001/selected/stage.json").is_file()  # earlier stages kept
     assert not list(book.rglob("*.tmp"))
+
+
+def test_a_reviewer_failure_is_recorded_and_retried(make_book):
+    from artfarm.errors import ServiceError
+    from artfarm.review.heuristic import HeuristicReviewer
+
+    class Unreachable(HeuristicReviewer):
+        def review(self, candidates, ctx):
+            raise ServiceError("reviewer unreachable", where="http://127.0.0.1:9", fix="start it")
+
+    book = write_small_book(make_book, pages=1)
+    summary, _ = run(book, reviewer=Unreachable())
+    assert summary.exit_code == 3 and "reviewer unreachable" in summary.pages[0].error
+    record = StageRecord.model_validate_json((book / "pages/0001/selected/stage.json").read_bytes())
+    assert record.status == "failed" and record.stage == "review"
+    summary, renderer = run(book)
+    assert renderer.calls == [(1, "refine"), (1, "upscale")]  # drafts kept
+    assert summary.pages[0].stages[1].reason.startswith("previous attempt failed")

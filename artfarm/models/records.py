@@ -87,6 +87,7 @@ class PageResult(StrictModel):
     status: PageStatus
     stages: list[StageOutcome] = Field(default_factory=list)
     error: str | None = None
+    error_exit_code: int | None = Field(None, description="The exit code the page's error maps to (2 bad input, 3 service, 1 other).")
     final: str | None = Field(None, description="Final art, relative to the book.")
 
 

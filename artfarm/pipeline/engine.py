@@ -84,7 +84,7 @@ class Engine:
             ctx = self.context(page)
         except ArtfarmError as exc:
             say(f"page {page}: failed: {exc}", logging.ERROR)
-            return PageResult(page=page, status="failed", error=str(exc))
+            return PageResult(page=page, status="failed", error=str(exc), error_exit_code=exc.exit_code)
         first_forced = STAGE_ORDER.index(options.from_stage) if options.from_stage else (0 if options.force else None)
         for index, stage in enumerate(STAGES):
             if stop.is_set():
@@ -103,7 +103,8 @@ class Engine:
                              for s in STAGES[index + 1:]]
                 say(f"page {page} {stage.name}: failed: {failed.error}", logging.ERROR)
                 self.reporter.page_finished(page)
-                return PageResult(page=page, status="failed", stages=outcomes, error=str(failed.error))
+                return PageResult(page=page, status="failed", stages=outcomes, error=str(failed.error),
+                                  error_exit_code=getattr(failed.error, "exit_code", RunError.exit_code))
             outcomes.append(outcome)
         self.reporter.page_finished(page)
         if any(o.action == "skipped" for o in outcomes):
@@ -300,13 +301,9 @@ def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, re
 def summarise(book: LoadedBook, renderer: Renderer, reviewer: Reviewer, results: list[PageResult],
               seconds: float) -> RunSummary:
     count = {s: sum(1 for r in results if r.status == s) for s in ("done", "cached", "failed", "waiting", "skipped")}
-    failed = [r for r in results if r.status == "failed"]
-    if not failed:
-        code = 0
-    elif all(r.stages == [] for r in failed):  # every failure was the page's own input (RenderSpec)
-        code = BadInputError.exit_code
-    else:
-        code = RunError.exit_code
+    codes = {r.error_exit_code or RunError.exit_code for r in results if r.status == "failed"}
+    # one kind of failure keeps its code (2 bad RenderSpecs, 3 a service down); a mix is 1
+    code = 0 if not codes else codes.pop() if len(codes) == 1 else RunError.exit_code
     return RunSummary(book=book.id, renderer=renderer.name, reviewer=reviewer.kind, pages=results, seconds=round(seconds, 3),
                       exit_code=code, **count)
 

@@ -400,6 +400,8 @@ class ReviewStage(Stage):
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
         review = self.read_review(ctx)
         old, _ = read_record(ctx.stage_dir(self.dir_name))
+        if old is not None and old.status == "failed":
+            return Verdict("miss", f"previous attempt failed ({(old.error or '').splitlines()[0]})", failed=True)
         if review is None:
             return Verdict("miss", "not run yet" if old is None else "review.json missing or unreadable")
         if not self.matches(plan, review):
