@@ -99,3 +99,11 @@ def test_a_reviewer_failure_is_recorded_and_retried(make_book):
     summary, renderer = run(book)
     assert renderer.calls == [(1, "refine"), (1, "upscale")]  # drafts kept
     assert summary.pages[0].stages[1].reason.startswith("previous attempt failed")
+
+
+def test_an_unreadable_mask_fails_the_page_with_its_name(make_book):
+    book = write_small_book(make_book, pages=2, files={"pages/0001/masks/bad.png": b"not a png"})
+    summary, _ = run(book, keep_going=True)
+    assert {p.page: p.status for p in summary.pages} == {1: "failed", 2: "done"}
+    assert "masks/bad.png" in summary.pages[0].error and "mask is not a readable PNG" in summary.pages[0].error
+    assert summary.exit_code == 2

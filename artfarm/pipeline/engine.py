@@ -84,6 +84,7 @@ class Engine:
             ctx = self.context(page)
         except ArtfarmError as exc:
             say(f"page {page}: failed: {exc}", logging.ERROR)
+            self.reporter.page_finished(page)
             return PageResult(page=page, status="failed", error=str(exc), error_exit_code=exc.exit_code)
         first_forced = STAGE_ORDER.index(options.from_stage) if options.from_stage else (0 if options.force else None)
         for index, stage in enumerate(STAGES):
@@ -124,13 +125,13 @@ class Engine:
             return StageOutcome(stage=stage.name, action="not-needed", reason=why)
         try:
             plan = stage.plan(ctx)
-        except ArtfarmError as exc:
-            raise _PageFailed(exc) from exc
+            verdict = None if forced else stage.check(ctx, plan)
+        except Exception as exc:  # unreadable inputs: the page fails, the run goes on
+            raise _PageFailed(_as_artfarm_error(exc, ctx, stage)) from exc
         plan.forced = forced
-        if forced:
+        if verdict is None:
             reason = f"--from {options.from_stage}" if options.from_stage else "--force"
         else:
-            verdict = stage.check(ctx, plan)
             if verdict.state == "hit":
                 assert verdict.record is not None
                 ctx.done[stage.name] = verdict.record
@@ -153,9 +154,7 @@ class Engine:
         except PageWaiting:
             raise
         except Exception as exc:  # a backend's failure is the page's, recorded; a crash (BaseException) is not caught
-            error = exc if isinstance(exc, ArtfarmError) else RunError(
-                f"unexpected {type(exc).__name__}: {exc}", where=f"page {ctx.page} {stage.name}",
-                fix="rerun with --debug for the traceback and report it")
+            error = _as_artfarm_error(exc, ctx, stage)
             log.debug("page %s %s failed", ctx.page, stage.name, exc_info=True)
             self._record_failure(ctx, stage, plan, error, started, time.monotonic() - clock)
             raise _PageFailed(error) from exc
@@ -255,6 +254,13 @@ class Engine:
         if record is not None and record.status == "failed":
             return "failed"
         return "stale" if self._has_record(ctx, stage) else "missing"
+
+
+def _as_artfarm_error(exc: Exception, ctx: PageContext, stage: Stage) -> ArtfarmError:
+    if isinstance(exc, ArtfarmError):
+        return exc
+    return RunError(f"unexpected {type(exc).__name__}: {exc}", where=f"page {ctx.page} {stage.name}",
+                    fix="rerun with --debug for the traceback and report it")
 
 
 # -- entry points for the commands ------------------------------------------------------------

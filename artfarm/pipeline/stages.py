@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw
 from pydantic import ValidationError
 
 from artfarm.book.loader import LoadedBook
-from artfarm.errors import RunError, WriteError
+from artfarm.errors import BadInputError, RunError, WriteError
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from artfarm.models.records import ModelRecord, Prompts, StageRecord
 from artfarm.models.renderspec import RenderSpec
@@ -299,8 +299,12 @@ class InpaintStage(RenderStage):
             size = image.size
         mask = Image.new("L", size, 0)
         for file in self.mask_files(ctx):
-            with Image.open(file) as supplied:
-                layer = supplied.convert("L").resize(size, Image.Resampling.NEAREST)
+            try:
+                with Image.open(file) as supplied:
+                    layer = supplied.convert("L").resize(size, Image.Resampling.NEAREST)
+            except (OSError, ValueError) as exc:
+                raise BadInputError(f"mask is not a readable PNG ({exc})", where=str(file),
+                                    fix="save it as a PNG (white = repaint, black = keep) or remove it") from exc
             mask.paste(255, mask=layer.point(lambda v: 255 if v >= 128 else 0))
         defects = ctx.review.defects if ctx.review else []
         if defects:
