@@ -4,8 +4,11 @@
 
 Each stage is a small class: ``needed`` (inpaint only runs for defects or masks), ``plan``
 (parameters and key inputs; no side effects, so ``status`` can use it), ``check`` (is the
-record a hit?) and ``run``. To add a stage (a review "loop" after inpaint, a re-review),
-write one class and put it in ``STAGES``; ``input_image`` picks the latest image so far.
+record a hit?) and ``run``. To add a stage (a review "loop" between inpaint and upscale, a
+re-review after inpaint), write one class and put it in ``STAGES``: ``ctx.input_image(name)``
+is the newest picture made before a stage, so the stages after it pick up its output.
+Render stages build their parameters in ``params`` (names as in artfarm/render/base.py);
+``RenderStage.plan`` turns them into the key, so a new parameter is in the key by itself.
 """
 
 from __future__ import annotations
@@ -92,12 +95,13 @@ class PageContext:
             out[rel] = sha256_file(path) if path.is_file() else None
         return out
 
-    def input_image(self) -> Path:
-        """The newest image of the page so far (inpaint's if it ran, else refine's...)."""
-        for name in ("inpaint", "refine", "review"):
-            if name in self.done:
+    def input_image(self, before: str) -> Path:
+        """The newest picture made by a stage before ``before`` (inpaint's if it ran, else refine's...)."""
+        earlier = STAGE_ORDER[:STAGE_ORDER.index(before)]
+        for name in reversed(earlier):
+            if name in self.done and STAGE_BY_NAME[name].makes_picture:
                 return self.output(name)
-        raise RunError("no image to work on yet", where=f"page {self.page}")
+        raise RunError("no image to work on yet", where=f"page {self.page} {before}")
 
     def text_placement(self) -> str:
         if self.page == 0:
@@ -136,6 +140,7 @@ class Verdict:
 class Stage:
     name: str = ""
     dir_name: str = ""
+    makes_picture: bool = True  # its first output is the page's picture so far (the draft's is a burst, so no)
 
     def needed(self, ctx: PageContext) -> tuple[bool, str]:
         return True, ""
@@ -249,6 +254,7 @@ class RenderStage(Stage):
 
 class DraftStage(RenderStage):
     name = dir_name = "draft"
+    makes_picture = False
 
     def params(self, ctx: PageContext) -> dict[str, Any]:
         over = ctx.spec.overrides.draft
@@ -271,7 +277,7 @@ class RefineStage(RenderStage):
         params = self.sampler(ctx, "final", over.steps, over.cfg)
         models = ctx.book.book.models
         params.update(seed=self.locked_seed(ctx), denoise=over.denoise or ctx.pack.pack.tiers.final.denoise,
-                      checkpoint=models.final_checkpoint or models.draft_checkpoint, image=ctx.output("review"))
+                      checkpoint=models.final_checkpoint or models.draft_checkpoint, image=ctx.input_image(self.name))
         return params
 
 
@@ -295,7 +301,7 @@ class InpaintStage(RenderStage):
 
     def mask_png(self, ctx: PageContext) -> bytes:
         """One mask (white = repaint) at the image's size: supplied masks and defect boxes combined."""
-        with Image.open(ctx.output("refine")) as image:
+        with Image.open(ctx.input_image(self.name)) as image:
             size = image.size
         mask = Image.new("L", size, 0)
         for file in self.mask_files(ctx):
@@ -328,7 +334,7 @@ class InpaintStage(RenderStage):
         denoise = over.denoise or max((d.denoise for d in defects if d.denoise), default=DEFAULT_INPAINT_DENOISE)
         models = ctx.book.book.models
         params.update(seed=self.locked_seed(ctx), denoise=denoise, checkpoint=models.final_checkpoint or models.draft_checkpoint,
-                      image=ctx.output("refine"), mask=ctx.stage_dir(self.dir_name) / "mask.png")
+                      image=ctx.input_image(self.name), mask=ctx.stage_dir(self.dir_name) / "mask.png")
         return params
 
     def plan(self, ctx: PageContext) -> Plan:
@@ -352,7 +358,7 @@ class UpscaleStage(RenderStage):
         models = ctx.book.book.models
         params.update(seed=self.locked_seed(ctx), denoise=over.denoise if over.denoise is not None else DEFAULT_UPSCALE_DENOISE,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint,
-                      upscale_model=models.upscale_model, image=ctx.input_image())
+                      upscale_model=models.upscale_model, image=ctx.input_image(self.name))
         return params
 
 
@@ -475,7 +481,7 @@ class FinalStage(Stage):
     name = dir_name = "final"
 
     def plan(self, ctx: PageContext) -> Plan:
-        source = ctx.output("upscale")
+        source = ctx.input_image(self.name)
         target = print_px(ctx.book.book, ctx.page)
         return Plan(key_inputs={"stage": self.name, "inputs": {"image": ctx.sha_of(source)}, "target": list(target)},
                     extra={"source": source, "target": target})
@@ -505,6 +511,7 @@ class FinalStage(Stage):
 
 STAGES: list[Stage] = [DraftStage(), ReviewStage(), RefineStage(), InpaintStage(), UpscaleStage(), FinalStage()]
 STAGE_DIRS = {s.name: s.dir_name for s in STAGES}
+STAGE_BY_NAME = {s.name: s for s in STAGES}
 STAGE_ORDER = [s.name for s in STAGES]
 
 
