@@ -172,8 +172,10 @@ def draw_storyboard(spec: RenderSpec, palette: list[tuple[int, int, int]], names
 
 
 def refine(image: Image.Image, target: tuple[int, int], denoise: float) -> Image.Image:
-    """Resize toward half the print size, smooth in proportion to denoise, then sharpen."""
-    art = image.convert("RGB").resize(target, Image.Resampling.LANCZOS)
+    """Scale (keeping the aspect) to cover half the print size, smooth in proportion to denoise, sharpen."""
+    scale = max(target[0] / image.width, target[1] / image.height)
+    size = (max(target[0], round(image.width * scale)), max(target[1], round(image.height * scale)))
+    art = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
     smooth = art.filter(ImageFilter.GaussianBlur(radius=1 + 3 * denoise))
     art = Image.blend(art, smooth, min(1.0, denoise))
     return art.filter(ImageFilter.UnsharpMask(radius=2, percent=80, threshold=2))
