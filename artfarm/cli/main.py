@@ -24,6 +24,10 @@ COMMANDS = [
     "schema",
     "prompt",
     "export_pdf",
+    "render_book",
+    "render_page",
+    "status",
+    "review",
 ]
 
 

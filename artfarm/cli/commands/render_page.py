@@ -1,0 +1,31 @@
+"""`artfarm render-page BOOK PAGE [--from STAGE] [--force]`: rerun one page."""
+
+from __future__ import annotations
+
+from artfarm.book.loader import load_book
+from artfarm.cli.common import add_book_argument, book_dir_from
+from artfarm.cli.output import emit
+from artfarm.cli.run_flags import add_backend_flags, settings_from_args
+from artfarm.pipeline.engine import RunOptions, render_book, summary_text
+from artfarm.pipeline.stages import STAGE_ORDER
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser("render-page", parents=[common], help="render one page (optionally redo it from a stage on)",
+                              description="Render one page. Cached stages are skipped unless --from or --force says otherwise.")
+    add_book_argument(p)
+    p.add_argument("page", type=int, help="page number (0 is the cover)")
+    p.add_argument("--from", dest="from_stage", choices=STAGE_ORDER, default=None,
+                   help="redo this stage and every later one, even if cached (earlier stages stay cached)")
+    p.add_argument("--force", action="store_true", help="redo every stage of the page (same as --from draft)")
+    add_backend_flags(p)
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    book = load_book(book_dir_from(args))
+    settings = settings_from_args(args, book)
+    options = RunOptions(pages=[args.page], jobs=1, from_stage=args.from_stage, force=args.force)
+    summary = render_book(book, settings, options)
+    emit(args, summary, summary_text(summary))
+    return summary.exit_code

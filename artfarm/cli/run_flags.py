@@ -1,0 +1,43 @@
+"""Flags shared by the commands that render: backends, service URLs, concurrency."""
+
+from __future__ import annotations
+
+import argparse
+
+from artfarm.book.loader import LoadedBook
+from artfarm.registry import renderers, reviewers
+from artfarm.settings import Settings, resolve_settings
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_backend_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--renderer", choices=renderers.names(), default=None,
+                        help="image backend (default: $ARTFARM_RENDERER, book.yaml render.renderer, else proof)")
+    parser.add_argument("--reviewer", choices=reviewers.names(), default=None,
+                        help="who chooses among the drafts (default: $ARTFARM_REVIEWER, book.yaml, else heuristic)")
+    parser.add_argument("--comfyui-url", dest="comfyui_urls", action="append", default=None, metavar="URL",
+                        help="ComfyUI server; repeat for a pool (default: $ARTFARM_COMFYUI_URL, book.yaml, http://127.0.0.1:8188)")
+    parser.add_argument("--ollama-url", default=None, metavar="URL",
+                        help="Ollama server for the vlm reviewer (default: $ARTFARM_OLLAMA_URL, book.yaml, http://127.0.0.1:11434)")
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    add_backend_flags(parser)
+    parser.add_argument("--jobs", type=_positive, default=None, metavar="N",
+                        help="pages worked on at once (default: renderer slots + 1, so the renderer never waits)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="finish the other pages when one fails (its later stages are skipped)")
+
+
+def settings_from_args(args: argparse.Namespace, book: LoadedBook) -> Settings:
+    flags = {name: getattr(args, name, None) for name in ("renderer", "reviewer", "comfyui_urls", "ollama_url", "jobs")}
+    return resolve_settings(book.book, flags)

@@ -1,0 +1,342 @@
+"""Running pages through the stages, several pages at a time, with caching and a summary.
+
+Pages are independent: each worker takes the next page and walks it through every stage,
+so while one page is being reviewed another page's job is already with the renderer.
+``jobs`` workers run at once (default: one per renderer slot plus one, so the renderer
+always has a job waiting). A failed page stops the run unless ``keep_going``; the failed
+page's later stages are always skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from artfarm.book.loader import LoadedBook
+from artfarm.errors import ArtfarmError, BadInputError, RunError
+from artfarm.models.records import BookStatus, PageResult, PageStatusRow, RunSummary, StageOutcome
+from artfarm.pipeline.lock import BookLock
+from artfarm.pipeline.progress import Reporter
+from artfarm.pipeline.records import now_iso, read_record, remove_record, write_record
+from artfarm.pipeline.stages import STAGE_ORDER, STAGES, PageContext, PageWaiting, Stage
+from artfarm.prompts.compile import compile_prompt
+from artfarm.render.base import ProgressEvent, Renderer
+from artfarm.review.base import Reviewer
+from artfarm.settings import Settings
+
+log = logging.getLogger("artfarm.pipeline")
+
+
+@dataclass
+class RunOptions:
+    pages: list[int] | None = None
+    jobs: int | None = None
+    keep_going: bool = False
+    from_stage: str | None = None
+    force: bool = False
+
+
+def default_jobs(settings: Settings | None) -> int:
+    """One worker per renderer slot, plus one so the next job is ready while another page is reviewed."""
+    if settings is None:
+        return 2
+    if settings.jobs:
+        return settings.jobs
+    slots = len(settings.comfyui_urls) if settings.renderer == "comfyui" else 1
+    return slots + 1
+
+
+class _PageFailed(Exception):
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+class Engine:
+    def __init__(self, book: LoadedBook, renderer: Renderer, reviewer: Reviewer, reporter: Reporter | None = None):
+        self.book = book
+        self.renderer = renderer
+        self.reviewer = reviewer
+        self.reporter = reporter or Reporter(tty=False)
+
+    # -- one page -------------------------------------------------------------------------
+
+    def context(self, page: int) -> PageContext:
+        spec = self.book.require_spec(page)
+        pack = self.book.style_packs[spec.style_pack]
+        prompt = compile_prompt(spec, self.book.characters, pack.pack)
+        return PageContext(book=self.book, page=page, spec=spec, pack=pack, prompt=prompt, renderer=self.renderer,
+                           reviewer=self.reviewer, progress=self._progress)
+
+    def _progress(self, event: ProgressEvent) -> None:
+        self.reporter.progress(event)
+
+    def run_page(self, page: int, options: RunOptions, stop: threading.Event) -> PageResult:
+        started = time.monotonic()
+        outcomes: list[StageOutcome] = []
+        say = self.reporter.log
+        if stop.is_set():
+            return PageResult(page=page, status="skipped", error="not started: the run stopped after a failure (use --keep-going)")
+        try:
+            ctx = self.context(page)
+        except ArtfarmError as exc:
+            say(f"page {page}: failed: {exc}", logging.ERROR)
+            self.reporter.page_finished(page)
+            return PageResult(page=page, status="failed", error=str(exc), error_exit_code=exc.exit_code)
+        first_forced = STAGE_ORDER.index(options.from_stage) if options.from_stage else (0 if options.force else None)
+        for index, stage in enumerate(STAGES):
+            if stop.is_set():
+                outcomes.append(StageOutcome(stage=stage.name, action="skipped", reason="run stopped after a failure"))
+                continue
+            try:
+                outcome = self._run_stage(ctx, stage, first_forced is not None and index >= first_forced, options)
+            except PageWaiting as waiting:
+                outcomes.append(StageOutcome(stage=stage.name, action="waiting", reason=str(waiting)))
+                say(f"page {page} {stage.name}: {waiting}")
+                self.reporter.page_finished(page)
+                return PageResult(page=page, status="waiting", stages=outcomes)
+            except _PageFailed as failed:
+                outcomes.append(StageOutcome(stage=stage.name, action="failed", reason=str(failed.error)))
+                outcomes += [StageOutcome(stage=s.name, action="skipped", reason=f"page failed at {stage.name}")
+                             for s in STAGES[index + 1:]]
+                say(f"page {page} {stage.name}: failed: {failed.error}", logging.ERROR)
+                self.reporter.page_finished(page)
+                return PageResult(page=page, status="failed", stages=outcomes, error=str(failed.error),
+                                  error_exit_code=getattr(failed.error, "exit_code", RunError.exit_code))
+            outcomes.append(outcome)
+        self.reporter.page_finished(page)
+        if any(o.action == "skipped" for o in outcomes):
+            return PageResult(page=page, status="skipped", stages=outcomes,
+                              error="stopped part way: another page failed (use --keep-going)")
+        ran = any(o.action == "ran" for o in outcomes)
+        final = ctx.rel(ctx.output("final")) if "final" in ctx.done else None
+        if ran:
+            say(f"page {page}: done in {time.monotonic() - started:.1f}s -> {final}")
+        return PageResult(page=page, status="done" if ran else "cached", stages=outcomes, final=final)
+
+    def _run_stage(self, ctx: PageContext, stage: Stage, forced: bool, options: RunOptions) -> StageOutcome:
+        say = self.reporter.log
+        needed, why = stage.needed(ctx)
+        if not needed:
+            say(f"page {ctx.page} {stage.name}: skipped (not needed: {why})")
+            return StageOutcome(stage=stage.name, action="not-needed", reason=why)
+        try:
+            plan = stage.plan(ctx)
+            verdict = None if forced else stage.check(ctx, plan)
+        except Exception as exc:  # unreadable inputs: the page fails, the run goes on
+            raise _PageFailed(_as_artfarm_error(exc, ctx, stage)) from exc
+        plan.forced = forced
+        if verdict is None:
+            reason = f"--from {options.from_stage}" if options.from_stage else "--force"
+        else:
+            if verdict.state == "hit":
+                assert verdict.record is not None
+                ctx.done[stage.name] = verdict.record
+                say(f"page {ctx.page} {stage.name}: skipped (cached)")
+                return StageOutcome(stage=stage.name, action="cached", reason="cached")
+            if verdict.state == "waiting":
+                raise PageWaiting(verdict.reason)
+            if verdict.state == "rejected":
+                raise _PageFailed(RunError(verdict.reason, where=f"page {ctx.page} review",
+                                           fix="change the RenderSpec's seed or scene, or choose a candidate with "
+                                               f"`artfarm review {self.book.id} {ctx.page} --select N --reason ...`"))
+            reason = verdict.reason
+        say(f"page {ctx.page} {stage.name}: running ({reason})")
+        self.reporter.stage(ctx.page, stage.name)
+        stage_dir = ctx.stage_dir(stage.dir_name)
+        started, clock = now_iso(), time.monotonic()
+        try:
+            remove_record(stage_dir)
+            record = stage.run(ctx, plan)
+        except PageWaiting:
+            raise
+        except Exception as exc:  # a backend's failure is the page's, recorded; a crash (BaseException) is not caught
+            error = _as_artfarm_error(exc, ctx, stage)
+            log.debug("page %s %s failed", ctx.page, stage.name, exc_info=True)
+            self._record_failure(ctx, stage, plan, error, started, time.monotonic() - clock)
+            raise _PageFailed(error) from exc
+        record = record.model_copy(update={"started": started, "finished": now_iso(),
+                                           "seconds": round(time.monotonic() - clock, 3)})
+        write_record(stage_dir, record)
+        ctx.done[stage.name] = record
+        return StageOutcome(stage=stage.name, action="ran", reason=reason, seconds=record.seconds)
+
+    def _record_failure(self, ctx: PageContext, stage: Stage, plan: Any, error: BaseException, started: str,
+                        seconds: float) -> None:
+        try:
+            write_record(ctx.stage_dir(stage.dir_name), stage.failed_record(ctx, plan, error, started, seconds))
+        except ArtfarmError as exc:
+            self.reporter.log(f"page {ctx.page} {stage.name}: could not record the failure: {exc}", logging.WARNING)
+
+    # -- the book --------------------------------------------------------------------------
+
+    def run(self, options: RunOptions, jobs: int) -> list[PageResult]:
+        pages = options.pages if options.pages is not None else self.book.art_pages()
+        self.reporter.start(len(pages))
+        stop = threading.Event()
+        results: dict[int, PageResult] = {}
+
+        def work(page: int) -> PageResult:
+            result = self.run_page(page, options, stop)
+            if result.status == "failed" and not options.keep_going:
+                stop.set()
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="artfarm-page") as pool:
+            futures = {page: pool.submit(work, page) for page in pages}
+            try:
+                for page, future in futures.items():
+                    results[page] = future.result()
+            except BaseException:
+                stop.set()
+                for future in futures.values():
+                    future.cancel()
+                raise
+        return [results[p] for p in pages]
+
+    def status(self, pages: list[int] | None = None) -> list[PageStatusRow]:
+        return [self.page_status(p) for p in (pages if pages is not None else self.book.art_pages())]
+
+    def page_status(self, page: int) -> PageStatusRow:
+        """The same checks a run makes, without running anything."""
+        states: dict[str, str] = {}
+        reasons: dict[str, str] = {}
+        try:
+            ctx = self.context(page)
+        except ArtfarmError as exc:
+            return PageStatusRow(page=page, stages={s: "missing" for s in STAGE_ORDER}, error=str(exc))
+        blocked: str | None = None
+        for stage in STAGES:
+            if blocked is not None:
+                states[stage.name] = self._state_behind(ctx, stage)
+                if states[stage.name] in ("stale", "failed"):
+                    reasons[stage.name] = f"{blocked} is not done"
+                continue
+            if not stage.needed(ctx)[0]:
+                states[stage.name] = "not-needed"
+                continue
+            try:
+                verdict = stage.check(ctx, stage.plan(ctx))
+            except ArtfarmError as exc:
+                states[stage.name], reasons[stage.name], blocked = "missing", str(exc), stage.name
+                continue
+            if verdict.state == "hit":
+                assert verdict.record is not None
+                ctx.done[stage.name] = verdict.record
+                states[stage.name] = "done"
+                continue
+            blocked = stage.name
+            reasons[stage.name] = verdict.reason
+            if verdict.state == "waiting":
+                states[stage.name] = "waiting"
+            elif verdict.state == "rejected" or verdict.failed:
+                states[stage.name] = "failed"
+            elif self._has_record(ctx, stage):
+                states[stage.name] = "stale"
+            else:
+                states[stage.name] = "missing"
+        return PageStatusRow(page=page, stages=states, reason=reasons)
+
+
+    @staticmethod
+    def _has_record(ctx: PageContext, stage: Stage) -> bool:
+        folder = ctx.stage_dir(stage.dir_name)
+        return (folder / "stage.json").is_file() or (stage.name == "review" and (ctx.page_dir / "review.json").is_file())
+
+    def _state_behind(self, ctx: PageContext, stage: Stage) -> str:
+        """A stage after one that is not done: stale if it ran before, missing if never."""
+        if not stage.needed(ctx)[0]:
+            return "not-needed"
+        record, _ = read_record(ctx.stage_dir(stage.dir_name), quiet=True)
+        if record is not None and record.status == "failed":
+            return "failed"
+        return "stale" if self._has_record(ctx, stage) else "missing"
+
+
+def _as_artfarm_error(exc: Exception, ctx: PageContext, stage: Stage) -> ArtfarmError:
+    if isinstance(exc, ArtfarmError):
+        return exc
+    return RunError(f"unexpected {type(exc).__name__}: {exc}", where=f"page {ctx.page} {stage.name}",
+                    fix="rerun with --debug for the traceback and report it")
+
+
+# -- entry points for the commands ------------------------------------------------------------
+
+def open_backends(book: LoadedBook, settings: Settings) -> tuple[Renderer, Reviewer]:
+    from artfarm.registry import renderers, reviewers
+
+    renderer = renderers.create(settings.renderer, settings, book)
+    try:
+        reviewer = reviewers.create(settings.reviewer, settings, book)
+    except BaseException:
+        renderer.close()
+        raise
+    return renderer, reviewer
+
+
+def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, renderer: Renderer | None = None,
+                reviewer: Reviewer | None = None, reporter: Reporter | None = None) -> RunSummary:
+    """Lock the book, run the pages, and summarise. Backends default to those the settings name."""
+    if options.from_stage is not None and options.from_stage not in STAGE_ORDER:
+        raise BadInputError(f"unknown stage '{options.from_stage}'", where="--from", fix=f"use one of: {', '.join(STAGE_ORDER)}")
+    unknown = [p for p in (options.pages or []) if p not in book.specs_expected()]
+    if unknown:
+        raise BadInputError(f"page {unknown[0]} is not in the book", where=str(book.root),
+                            fix=f"pages with art: {', '.join(map(str, book.art_pages())) or 'none'}")
+    clock = time.monotonic()
+    owned = renderer is None or reviewer is None
+    if owned:
+        made_renderer, made_reviewer = open_backends(book, settings)
+        renderer, reviewer = renderer or made_renderer, reviewer or made_reviewer
+    assert renderer is not None and reviewer is not None
+    reporter = reporter or Reporter()
+    try:
+        with BookLock(book.root):
+            engine = Engine(book, renderer, reviewer, reporter)
+            results = engine.run(options, options.jobs or default_jobs(settings))
+    finally:
+        reporter.close()
+        if owned:
+            renderer.close()
+    return summarise(book, renderer, reviewer, results, time.monotonic() - clock)
+
+
+def summarise(book: LoadedBook, renderer: Renderer, reviewer: Reviewer, results: list[PageResult],
+              seconds: float) -> RunSummary:
+    count = {s: sum(1 for r in results if r.status == s) for s in ("done", "cached", "failed", "waiting", "skipped")}
+    codes = {r.error_exit_code or RunError.exit_code for r in results if r.status == "failed"}
+    # one kind of failure keeps its code (2 bad RenderSpecs, 3 a service down); a mix is 1
+    code = 0 if not codes else codes.pop() if len(codes) == 1 else RunError.exit_code
+    return RunSummary(book=book.id, renderer=renderer.name, reviewer=reviewer.kind, pages=results, seconds=round(seconds, 3),
+                      exit_code=code, **count)
+
+
+def book_status(book: LoadedBook, settings: Settings, *, renderer: Renderer | None = None,
+                reviewer: Reviewer | None = None) -> BookStatus:
+    owned = renderer is None or reviewer is None
+    if owned:
+        made_renderer, made_reviewer = open_backends(book, settings)
+        renderer, reviewer = renderer or made_renderer, reviewer or made_reviewer
+    assert renderer is not None and reviewer is not None
+    try:
+        rows = Engine(book, renderer, reviewer).status()
+    finally:
+        if owned:
+            renderer.close()
+    return BookStatus(book=book.id, renderer=renderer.name, reviewer=reviewer.kind, pages=rows)
+
+
+def summary_text(summary: RunSummary) -> str:
+    lines = [f"{summary.book}: {summary.done} done, {summary.cached} cached, {summary.failed} failed"
+             + (f", {summary.waiting} waiting for review" if summary.waiting else "")
+             + (f", {summary.skipped} not started" if summary.skipped else "")
+             + f" in {summary.seconds:.1f}s ({summary.renderer} renderer, {summary.reviewer} reviewer)"]
+    for result in summary.pages:
+        if result.status in ("failed", "waiting"):
+            lines.append(f"  page {result.page}: {result.status}: {result.error or result.stages[-1].reason}")
+    if summary.failed:
+        lines.append("  fix the problems above and run the same command again; finished stages are kept")
+    return "\n".join(lines)

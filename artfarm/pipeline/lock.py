@@ -1,0 +1,114 @@
+"""One run per book: a lock file naming its holder; a lock left by a dead process is taken over."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from artfarm.errors import LockHeldError, WriteError
+from artfarm.fsio import atomic_write_json
+from artfarm.models.records import LockInfo
+from artfarm.pipeline.records import now_iso
+
+LOCK_NAME = ".artfarm.lock"
+FRESH_SECONDS = 5.0  # an unreadable lock younger than this is still being written
+log = logging.getLogger("artfarm.pipeline")
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+class BookLock:
+    """Context manager. ``O_EXCL`` creation decides races; a stale lock is replaced atomically."""
+
+    def __init__(self, book_dir: Path, command: str | None = None):
+        self.path = Path(book_dir) / LOCK_NAME
+        self.info = LockInfo(pid=os.getpid(), host=socket.gethostname(),
+                             command=command or " ".join(["artfarm", *sys.argv[1:]])[:200], started=now_iso())
+        self.held = False
+
+    def holder(self) -> LockInfo | None:
+        try:
+            return LockInfo.model_validate_json(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (ValidationError, ValueError, OSError):
+            return None
+
+    def acquire(self) -> None:
+        for _ in range(3):
+            if self._create():
+                self.held = True
+                return
+            holder = self.holder()
+            if holder is None and self._age() < FRESH_SECONDS:
+                raise LockHeldError("book is being locked by another run right now", where=str(self.path),
+                                    fix="wait for that run to finish, then run again")
+            if holder is not None and (holder.host != self.info.host or pid_alive(holder.pid)):
+                raise LockHeldError(
+                    f"book is being rendered by another run: pid {holder.pid} on {holder.host} "
+                    f"({holder.command!r}, since {holder.started})",
+                    where=str(self.path),
+                    fix="wait for that run to finish; if it is gone (another machine crashed), delete the lock file")
+            why = "unreadable" if holder is None else f"left by pid {holder.pid}, which is no longer running"
+            log.warning("%s: taking over a stale lock (%s)", self.path, why)
+            atomic_write_json(self.path, self.info)
+            if self.holder() == self.info:
+                self.held = True
+                return
+        raise LockHeldError("could not take the book lock (another run keeps taking it)", where=str(self.path),
+                            fix="make sure only one artfarm run works on this book, then run again")
+
+    def _age(self) -> float:
+        try:
+            return time.time() - self.path.stat().st_mtime
+        except OSError:
+            return FRESH_SECONDS
+
+    def _create(self) -> bool:
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise WriteError(f"could not create the book lock ({exc.strerror or exc})", where=str(self.path),
+                             fix="make the book folder writable, then run again") from exc
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(self.info.model_dump_json().encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            self.path.unlink(missing_ok=True)
+            code = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            raise WriteError(f"could not write the book lock ({code})", where=str(self.path),
+                             fix="free disk space or fix permissions, then run again") from exc
+        return True
+
+    def release(self) -> None:
+        if self.held and self.holder() == self.info:
+            self.path.unlink(missing_ok=True)
+        self.held = False
+
+    def __enter__(self) -> "BookLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -1,0 +1,90 @@
+"""Reading and writing stage.json; a record that is missing, corrupt or stale is a miss."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import imagehash
+from PIL import Image
+from pydantic import ValidationError
+
+from artfarm.errors import WriteError
+from artfarm.fsio import atomic_write_json, sha256_file
+from artfarm.models.records import OutputFile, StageRecord
+
+RECORD_NAME = "stage.json"
+log = logging.getLogger("artfarm.pipeline")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def read_record(stage_dir: Path, *, quiet: bool = False) -> tuple[StageRecord | None, str | None]:
+    """(record, None) when readable; (None, why) when missing or corrupt (logged unless quiet). Never raises."""
+    path = Path(stage_dir) / RECORD_NAME
+    if not path.is_file():
+        return None, "not run yet"
+    try:
+        return StageRecord.model_validate_json(path.read_bytes()), None
+    except (ValidationError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not quiet:
+            log.warning("%s: record unreadable, treating as a cache miss (%s)", path, first)
+        return None, "record unreadable"
+
+
+def write_record(stage_dir: Path, record: StageRecord) -> Path:
+    return atomic_write_json(Path(stage_dir) / RECORD_NAME, record)
+
+
+def remove_record(stage_dir: Path) -> None:
+    """Before a stage reruns its old record goes first, so a crash mid-stage leaves a miss."""
+    try:
+        (Path(stage_dir) / RECORD_NAME).unlink(missing_ok=True)
+    except OSError as exc:
+        raise WriteError(f"could not remove old record ({exc.strerror or exc})", where=str(stage_dir / RECORD_NAME),
+                         fix="make the page folder writable, then run again") from exc
+
+
+def describe_output(path: Path, seed: int | None = None) -> OutputFile:
+    with Image.open(path) as img:
+        img.load()
+        width, height = img.size
+        phash = str(imagehash.phash(img))
+    stat = Path(path).stat()
+    return OutputFile(file=Path(path).name, sha256=sha256_file(path), phash=phash, width=width, height=height, seed=seed,
+                      size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+
+
+def unchanged(path: Path, out: OutputFile) -> bool:
+    """True when the file still has its recorded hash; size+mtime equal to the record skips rehashing."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return False
+    if out.size is not None and out.mtime_ns is not None and (stat.st_size, stat.st_mtime_ns) == (out.size, out.mtime_ns):
+        return True
+    return sha256_file(path) == out.sha256
+
+
+def outputs_problem(stage_dir: Path, record: StageRecord) -> str | None:
+    """None when every recorded output exists with its recorded hash."""
+    if not record.outputs:
+        return "record lists no outputs"
+    for out in record.outputs:
+        path = Path(stage_dir) / out.file
+        if not path.is_file():
+            return f"output {out.file} missing"
+        if not unchanged(path, out):
+            return f"output {out.file} modified"
+    return None
+
+
+def write_json_beside(stage_dir: Path, name: str, data: dict) -> str:
+    """Save the exact workflow JSON submitted next to the record; returns the file name."""
+    atomic_write_json(Path(stage_dir) / name, json.loads(json.dumps(data)))
+    return name
