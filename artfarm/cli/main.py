@@ -23,6 +23,7 @@ COMMANDS = [
     "validate",
     "schema",
     "prompt",
+    "doctor",
 ]
 
 

@@ -33,6 +33,7 @@ from artfarm.comfyui.templates import Template
 from artfarm.fsio import atomic_write_bytes, sha256_bytes
 
 log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request drowns the progress display
 
 OOM_PATTERN = re.compile(r"out of memory|OutOfMemory|Allocation on device|not enough memory|can't allocate memory", re.I)
 UPLOAD_SUBFOLDER = "artfarm"
