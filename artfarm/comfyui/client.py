@@ -269,8 +269,9 @@ class ComfyClient:
         return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", f"clientId={client_id}", ""))
 
     def _open_ws(self, client_id: str) -> ClientConnection:
-        return connect(self._ws_url(client_id), open_timeout=self.timeouts.connect, close_timeout=1.0,
-                       max_size=64 * 1024 * 1024, proxy=None)
+        ws = connect(self._ws_url(client_id), open_timeout=self.timeouts.connect, close_timeout=1.0,
+                     max_size=64 * 1024 * 1024, proxy=None)
+        return ws.__enter__()  # websockets >= 17.1 wants connections entered; ours are closed explicitly
 
     def connect_ws(self, client_id: str) -> ClientConnection:
         delays = self.retry.delays()
