@@ -6,7 +6,8 @@ artfarm's); the same WebSocket message order as ``protocol/ws_txt2img.json``; hi
 written between ``execution_success`` and ``executing {node: null}``. Images are flat PNGs
 of the size the graph asks for. Faults the real server will not produce on demand:
 dying mid-run, dropping WebSockets, late history, out-of-memory and other node errors,
-slow answers, hostile output file names.
+slow answers, hostile output file names. Like 0.3.75, it does not check the values of V3
+``["COMBO", {"options": ...}]`` inputs when validating; a missing upscale model fails at run time.
 """
 
 from __future__ import annotations
@@ -258,7 +259,7 @@ class ComfyDouble:
                                         f"{name}, received_type({received}) mismatch input_type({spec[0]})", name,
                                         received_type=received, linked_node=value))
                 continue
-            options = spec[0] if isinstance(spec[0], list) else (spec[1].get("options") if spec[0] == "COMBO" else None)
+            options = spec[0] if isinstance(spec[0], list) else None  # 0.3.75 does not check V3 ["COMBO", {...}] values
             config = spec[1] if len(spec) > 1 else {}
             if config.get("image_upload"):
                 if value not in self.inputs:
@@ -384,6 +385,10 @@ class ComfyDouble:
         if self.faults.oom.get(cls, 0) > 0:
             self.faults.oom[cls] -= 1
             return "torch.OutOfMemoryError", OOM_MESSAGE
+        if cls == "UpscaleModelLoader":
+            options = self.object_info[cls]["input"]["required"]["model_name"][1]["options"]
+            if node["inputs"]["model_name"] not in options:
+                return "FileNotFoundError", f"Model in folder 'upscale_models' with filename '{node['inputs']['model_name']}' not found."
         if self.faults.fail_class == cls:
             return "FileNotFoundError", "[Errno 2] No such file or directory: '/srv/comfy/in/artfarm/missing.png'"
         return None
