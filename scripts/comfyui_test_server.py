@@ -222,6 +222,16 @@ class RunningServer:
             return ""
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the process that started it dies (a killed test run leaks nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_server(inst: Installation, run_dir: Path, port: int | None = None,
                  deadline_s: float = START_DEADLINE_S) -> RunningServer:
     """Start ComfyUI on 127.0.0.1 with its own input/output/temp/user folders under run_dir."""
@@ -239,7 +249,8 @@ def start_server(inst: Installation, run_dir: Path, port: int | None = None,
            "--database-url", f"sqlite:///{run_dir / 'user' / 'comfyui.db'}",
            "--extra-model-paths-config", str(model_paths), "--disable-auto-launch"]
     log = open(log_path, "wb")
-    process = subprocess.Popen(cmd, cwd=inst.comfyui, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(cmd, cwd=inst.comfyui, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               preexec_fn=_die_with_parent)
     log.close()
     server = RunningServer(f"http://127.0.0.1:{port}", process, run_dir, log_path)
     deadline = time.monotonic() + deadline_s

@@ -18,7 +18,8 @@ from artfarm.render.base import RenderRequest
 from artfarm.render.comfyui import ComfyUIRenderer
 from tests.bookbuilder import default_book
 
-pytestmark = pytest.mark.comfyui_real
+# The first test also installs ComfyUI (about two minutes on a fresh machine), hence the long timeout.
+pytestmark = [pytest.mark.comfyui_real, pytest.mark.timeout(900)]
 
 CKPT = "tiny-sd15-taesd.safetensors"
 BROKEN = "tiny-broken.safetensors"
