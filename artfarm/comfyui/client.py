@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
-from artfarm.comfyui.api import (FileRef, HistoryEntry, OutputImage, PromptAccepted, PromptRejectedBody, PromptRequest,
+from artfarm.comfyui.api import (ErrorObject, FileRef, HistoryEntry, OutputImage, PromptAccepted, PromptRejectedBody, PromptRequest,
                                  QueueState, SystemStats)
 from artfarm.comfyui.errors import (ComfyUIProtocolError, ComfyUITimeout, ComfyUIUnreachable, ExecutionFailed,
                                     Interrupted, NodeProblem, OutOfMemory, WorkflowRejected)
@@ -164,27 +164,27 @@ class ComfyClient:
                                          fix="start ComfyUI or fix --comfyui-url / ARTFARM_COMFYUI_URL / book.yaml render.comfyui_url") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _parse(self, response: httpx.Response, model: type[BaseModel]) -> Any:
+    def _expect_ok(self, response: httpx.Response) -> None:
         if response.status_code != 200:
             raise ComfyUIProtocolError(f"HTTP {response.status_code}: {response.text[:300]}",
                                        where=f"{response.request.method} {response.request.url}",
-                                       fix="is this URL a ComfyUI server of version 0.3.x?")
-        try:
-            return model.model_validate(response.json())
-        except (ValueError, ValidationError) as exc:
-            raise ComfyUIProtocolError(f"unexpected response body: {exc}", where=f"{response.request.method} {response.request.url}",
-                                       fix="is this URL a ComfyUI server of version 0.3.x?") from exc
+                                       fix="is this URL a ComfyUI server of version 0.3.x? Its log may say more")
 
     def _json(self, response: httpx.Response) -> Any:
-        if response.status_code != 200:
-            raise ComfyUIProtocolError(f"HTTP {response.status_code}: {response.text[:300]}",
-                                       where=f"{response.request.method} {response.request.url}",
-                                       fix="is this URL a ComfyUI server of version 0.3.x?")
+        self._expect_ok(response)
         try:
             return response.json()
         except ValueError as exc:
             raise ComfyUIProtocolError("response is not JSON", where=f"{response.request.method} {response.request.url}",
-                                       fix="is this URL a ComfyUI server?") from exc
+                                       fix="is this URL a ComfyUI server of version 0.3.x?") from exc
+
+    def _parse(self, response: httpx.Response, model: type[BaseModel]) -> Any:
+        body = self._json(response)
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise ComfyUIProtocolError(f"unexpected response body: {exc}", where=f"{response.request.method} {response.request.url}",
+                                       fix="is this URL a ComfyUI server of version 0.3.x?") from exc
 
     # ------------------------------------------------------------------ endpoints
     def system_stats(self) -> SystemStats:
@@ -208,11 +208,6 @@ class ComfyClient:
 
     def free(self, *, unload_models: bool = True, free_memory: bool = True) -> None:
         self._expect_ok(self._request("POST", "/free", json={"unload_models": unload_models, "free_memory": free_memory}))
-
-    def _expect_ok(self, response: httpx.Response) -> None:
-        if response.status_code != 200:
-            raise ComfyUIProtocolError(f"HTTP {response.status_code}: {response.text[:300]}",
-                                       where=f"{response.request.method} {response.request.url}", fix="check the server log")
 
     def upload_image(self, data: bytes, *, suffix: str = ".png") -> FileRef:
         """Upload under a name made from the bytes' hash: the same bytes always get the same name."""
@@ -446,8 +441,7 @@ def rejected_from_body(response: httpx.Response, template: Template | None, serv
     except (ValueError, ValidationError):
         return WorkflowRejected(f"the server rejected the workflow: {response.text[:300]}", problems=[],
                                 where=f"POST {server}/prompt", fix="check the workflow against the server's nodes")
-    error = body.error if isinstance(body.error, dict) else (body.error.model_dump() if not isinstance(body.error, str)
-                                                             else {"type": "error", "message": body.error})
+    error = body.error.model_dump() if isinstance(body.error, ErrorObject) else {"type": "error", "message": body.error}
     problems = []
     for node_id, node_errors in body.node_errors.items():
         for item in node_errors.errors:
