@@ -208,7 +208,7 @@ class RunningServer:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.terminate()  # SIGTERM: SIGINT may be ignored by a server started in the background
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -283,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     server = start_server(inst, inst.home / "runs" / "serve", port=args.port)
     print(server.url, flush=True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.process.wait()
     except KeyboardInterrupt:
