@@ -30,6 +30,7 @@ from artfarm.comfyui.api import (ErrorObject, FileRef, HistoryEntry, OutputImage
 from artfarm.comfyui.errors import (ComfyUIProtocolError, ComfyUITimeout, ComfyUIUnreachable, ExecutionFailed,
                                     Interrupted, NodeProblem, OutOfMemory, WorkflowRejected)
 from artfarm.comfyui.templates import Template
+from artfarm.errors import BadInputError
 from artfarm.fsio import atomic_write_bytes, sha256_bytes
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,10 @@ class ComfyClient:
     def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None,
                  timeouts: Timeouts = Timeouts(), retry: RetryPolicy = RetryPolicy(),
                  sleep: Callable[[float], None] = time.sleep):
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise BadInputError(f"not an http(s) URL: {base_url!r}", where="ComfyUI URL (--comfyui-url, ARTFARM_COMFYUI_URL, book.yaml)",
+                                fix="write it like http://127.0.0.1:8188")
         self.base_url = base_url.rstrip("/")
         self.timeouts = timeouts
         self.retry = retry

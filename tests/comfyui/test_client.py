@@ -267,3 +267,12 @@ def test_not_comfyui_is_a_protocol_error():
     with pytest.raises(ServiceError) as info:
         client.system_stats()
     assert info.value.exit_code == 3 and "ComfyUI" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8188", "ftp://host", "http://"])
+def test_a_url_that_is_not_http_is_bad_input(url):
+    from artfarm.errors import BadInputError
+
+    with pytest.raises(BadInputError) as info:
+        ComfyClient(url)
+    assert info.value.exit_code == 2 and "http://127.0.0.1:8188" in str(info.value)

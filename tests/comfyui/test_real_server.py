@@ -153,3 +153,20 @@ def _png(image):
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_install_is_idempotent_and_pinned(real_comfyui):
+    from tests.comfyui.conftest import load_server_script
+
+    script = load_server_script()
+    home = script.default_home()
+    markers = sorted((home / "markers").glob("*.done"))
+    before = {m: m.stat().st_mtime_ns for m in markers}
+    before[home / "models" / "checkpoints" / CKPT] = (home / "models" / "checkpoints" / CKPT).stat().st_mtime_ns
+    script.ensure_installed()
+    after = {m: m.stat().st_mtime_ns for m in markers}
+    assert {m: before[m] for m in markers} == after, "a second install changes nothing"
+    assert (home / "models" / "checkpoints" / CKPT).stat().st_mtime_ns == before[home / "models" / "checkpoints" / CKPT]
+    constraints = (script.CONSTRAINTS).read_text().splitlines()
+    assert "torch==2.13.0" in constraints and "torchvision==0.28.0" in constraints
+    assert not [line for line in constraints if line.startswith("nvidia-")]
