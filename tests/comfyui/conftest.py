@@ -60,8 +60,8 @@ def load_server_script():
 
 
 @pytest.fixture(scope="session")
-def real_comfyui(tmp_path_factory):
-    """A real ComfyUI 0.3.75 on a free loopback port, installed (once, cached) by the project's script.
+def comfyui_installation():
+    """The project's script installs ComfyUI 0.3.75 once (cached outside the repo).
 
     Without network the install fails: outside CI the tests are skipped with the reason; under
     CI=true they fail, because CI must run them."""
@@ -69,11 +69,16 @@ def real_comfyui(tmp_path_factory):
 
     script = load_server_script()
     try:
-        installation = script.ensure_installed()
+        return script.ensure_installed()
     except script.InstallError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"CI=true but the real ComfyUI could not be installed: {exc}")
         pytest.skip(f"real ComfyUI could not be installed (offline?); run scripts/comfyui_test_server.py install: {exc}")
-    server = script.start_server(installation, tmp_path_factory.mktemp("comfyui-run"))
+
+
+@pytest.fixture(scope="session")
+def real_comfyui(comfyui_installation, tmp_path_factory):
+    """A real ComfyUI on a free loopback port with random-weight tiny models."""
+    server = load_server_script().start_server(comfyui_installation, tmp_path_factory.mktemp("comfyui-run"))
     yield server
     server.stop()

@@ -155,18 +155,17 @@ def _png(image):
     return buf.getvalue()
 
 
-def test_install_is_idempotent_and_pinned(real_comfyui):
+def test_install_is_idempotent_and_pinned(comfyui_installation):
     from tests.comfyui.conftest import load_server_script
 
     script = load_server_script()
-    home = script.default_home()
-    markers = sorted((home / "markers").glob("*.done"))
-    before = {m: m.stat().st_mtime_ns for m in markers}
-    before[home / "models" / "checkpoints" / CKPT] = (home / "models" / "checkpoints" / CKPT).stat().st_mtime_ns
-    script.ensure_installed()
-    after = {m: m.stat().st_mtime_ns for m in markers}
-    assert {m: before[m] for m in markers} == after, "a second install changes nothing"
-    assert (home / "models" / "checkpoints" / CKPT).stat().st_mtime_ns == before[home / "models" / "checkpoints" / CKPT]
-    constraints = (script.CONSTRAINTS).read_text().splitlines()
+    home = comfyui_installation.home
+    checkpoint = comfyui_installation.models / "checkpoints" / CKPT
+    watched = sorted((home / "markers").glob("*.done")) + [checkpoint]
+    assert len(watched) == 5
+    before = {path: path.stat().st_mtime_ns for path in watched}
+    assert script.ensure_installed(home) == comfyui_installation
+    assert {path: path.stat().st_mtime_ns for path in watched} == before, "a second install changes nothing"
+    constraints = script.CONSTRAINTS.read_text().splitlines()
     assert "torch==2.13.0" in constraints and "torchvision==0.28.0" in constraints
     assert not [line for line in constraints if line.startswith("nvidia-")]
