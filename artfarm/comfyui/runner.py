@@ -57,8 +57,8 @@ def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, 
                       "node_type": exc.node_type, "exception_type": exc.exception_type, "prompt_id": exc.prompt_id}
             next_graph, action = None, None
             if not tiled:
-                next_graph = template.with_tiled_decode(graph)
-                tiled, action = True, "free memory, decode with VAEDecodeTiled"
+                tiled, next_graph = True, template.with_tiled_decode(graph)
+                action = "free memory, decode with VAEDecodeTiled" if next_graph is not None else None
             batch = values.get("batch", template.graph_value("batch"))
             if next_graph is None and isinstance(batch, int) and batch > 1:
                 values["batch"] = batch // 2

@@ -155,6 +155,18 @@ def test_out_of_memory_that_persists_gives_up_with_every_attempt_recorded(double
     assert info.value.exit_code == 1
 
 
+def test_out_of_memory_without_a_recovery_left_gives_up_at_once(double, client_for, tmp_path):
+    server = double(oom={"ImageUpscaleWithModel": 1})
+    client = client_for(server.url)
+    image = client.upload_image(png_bytes(size=(16, 16)))
+    values = {"checkpoint": CKPT, "upscale_model": "tiny-esrgan-x2.safetensors", "width": 32, "height": 32,
+              "image": f"{image.subfolder}/{image.filename}"}
+    with pytest.raises(OutOfMemory) as info:
+        run_job(client, load_template("upscale_print"), values, out_dir=tmp_path, stem="u")
+    assert [a["action"] for a in info.value.attempts] == ["give up"]
+    assert not any(e.startswith("POST /free") for e in server.events)
+
+
 def test_runtime_failure_names_node_and_exception(double, client_for, tmp_path):
     server = double(fail_class="VAEDecode")
     with pytest.raises(ExecutionFailed) as info:
