@@ -28,6 +28,7 @@ COMMANDS = [
     "render_page",
     "status",
     "review",
+    "doctor",
 ]
 
 

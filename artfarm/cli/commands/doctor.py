@@ -1,0 +1,41 @@
+"""`artfarm doctor [BOOK]`: is the ComfyUI server (or each of several) ready for this book?"""
+
+from __future__ import annotations
+
+from artfarm.book.files import load_model
+from artfarm.cli.common import book_dir_from
+from artfarm.cli.output import emit
+from artfarm.comfyui.client import ComfyClient, RetryPolicy
+from artfarm.comfyui.doctor import DoctorReport, diagnose, render_text
+from artfarm.errors import ValidationFailed
+from artfarm.models.book import Book
+from artfarm.settings import resolve_settings
+
+
+def register(subparsers, common) -> None:
+    p = subparsers.add_parser("doctor", parents=[common], help="check the ComfyUI server(s) artfarm will use",
+                              description="Report whether each configured ComfyUI server is reachable, its version, "
+                                          "devices and memory, whether every workflow template validates against its "
+                                          "/object_info, and (given a book) whether the models the book pins exist "
+                                          "there. Exit 0 only when all is well.")
+    p.add_argument("book", nargs="?", default=None, help="book id or folder whose model pins to check (optional)")
+    p.add_argument("--comfyui-url", action="append", default=None, metavar="URL", dest="comfyui_urls",
+                   help="ComfyUI server URL (repeat for several; default: $ARTFARM_COMFYUI_URL, book.yaml, http://127.0.0.1:8188)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    book = None
+    if args.book is not None:
+        book_dir = book_dir_from(args)
+        book, findings = load_model(book_dir / "book.yaml", Book, display="book.yaml")
+        if book is None:
+            raise ValidationFailed(findings, where=str(book_dir))
+    settings = resolve_settings(book, {"comfyui_urls": args.comfyui_urls})
+    servers = []
+    for url in settings.comfyui_urls:
+        with ComfyClient(url, retry=RetryPolicy(attempts=2)) as client:
+            servers.append(diagnose(client, book.models if book else None))
+    report = DoctorReport(ok=all(s.ok for s in servers), book=args.book, servers=servers)
+    emit(args, report, render_text(report))
+    return report.exit_code

@@ -1,0 +1,1 @@
+"""Speaking to ComfyUI: an HTTP + WebSocket client, workflow templates and their validation."""

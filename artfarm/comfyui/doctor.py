@@ -1,0 +1,133 @@
+"""Is a ComfyUI server ready for artfarm? Reachability, version, devices, templates, model pins."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from artfarm.comfyui.client import ComfyClient
+from artfarm.comfyui.errors import NodeProblem
+from artfarm.comfyui.templates import TEMPLATE_NAMES, Template, load_template
+from artfarm.comfyui.validate import check_graph, combo_options
+from artfarm.errors import ServiceError
+from artfarm.models.book import ModelPins
+
+PIN_LOADERS = {"draft_checkpoint": ("CheckpointLoaderSimple", "ckpt_name"),
+               "final_checkpoint": ("CheckpointLoaderSimple", "ckpt_name"),
+               "upscale_model": ("UpscaleModelLoader", "model_name")}
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeviceReport(_Report):
+    name: str
+    type: str
+    vram_total: int | None = None
+    vram_free: int | None = None
+
+
+class TemplateCheck(_Report):
+    template: str
+    ok: bool
+    problems: list[NodeProblem] = Field(default_factory=list)
+
+
+class PinCheck(_Report):
+    pin: str
+    value: str | None
+    ok: bool
+    message: str
+    available: list[str] = Field(default_factory=list)
+
+
+class ServerReport(_Report):
+    url: str
+    reachable: bool
+    ok: bool = False
+    error: str | None = None
+    comfyui_version: str | None = None
+    python_version: str | None = None
+    pytorch_version: str | None = None
+    ram_total: int | None = None
+    ram_free: int | None = None
+    devices: list[DeviceReport] = Field(default_factory=list)
+    templates: list[TemplateCheck] = Field(default_factory=list)
+    pins: list[PinCheck] = Field(default_factory=list)
+
+
+class DoctorReport(_Report):
+    ok: bool
+    book: str | None = None
+    servers: list[ServerReport]
+
+    @property
+    def exit_code(self) -> int:
+        """0 all well; 3 a server is unreachable or lacks what artfarm needs; 2 the book pins nothing."""
+        if self.ok:
+            return 0
+        service_trouble = any(not s.reachable or any(not t.ok for t in s.templates)
+                              or any(not p.ok and p.value for p in s.pins) for s in self.servers)
+        return 3 if service_trouble else 2
+
+
+def diagnose(client: ComfyClient, pins: ModelPins | None, templates: list[Template] | None = None) -> ServerReport:
+    report = ServerReport(url=client.base_url, reachable=False)
+    try:
+        stats = client.system_stats()
+        report.reachable = True
+        object_info = client.object_info()
+    except ServiceError as exc:
+        report.error = str(exc)
+        return report
+    report.comfyui_version = stats.system.comfyui_version
+    report.python_version = (stats.system.python_version or "").split(" ")[0] or None
+    report.pytorch_version = stats.system.pytorch_version
+    report.ram_total, report.ram_free = stats.system.ram_total, stats.system.ram_free
+    report.devices = [DeviceReport(name=d.name, type=d.type, vram_total=d.vram_total, vram_free=d.vram_free)
+                      for d in stats.devices]
+    for template in templates if templates is not None else [load_template(n) for n in TEMPLATE_NAMES]:
+        unset = {name for name, decl in template.decl.parameters.items() if decl.required}
+        problems = check_graph(template.graph, object_info, template, unset=unset)
+        report.templates.append(TemplateCheck(template=template.file, ok=not problems, problems=problems))
+    if pins is not None:
+        for pin, (node, input_name) in PIN_LOADERS.items():
+            spec = object_info.get(node, {}).get("input", {}).get("required", {}).get(input_name, [])
+            available = [str(o) for o in combo_options(spec) or []]
+            value = getattr(pins, pin)
+            if value is None:
+                report.pins.append(PinCheck(pin=pin, value=None, ok=False, available=available,
+                                            message=f"not pinned: set models.{pin} in book.yaml"))
+            elif value in available:
+                report.pins.append(PinCheck(pin=pin, value=value, ok=True, available=available, message="on the server"))
+            else:
+                report.pins.append(PinCheck(pin=pin, value=value, ok=False, available=available,
+                                            message=f"the server has no {value!r}: put the file in its models folder, "
+                                                    f"or pin one it has"))
+    report.ok = all(t.ok for t in report.templates) and all(p.ok for p in report.pins)
+    return report
+
+
+def render_text(report: DoctorReport) -> str:
+    lines = []
+    for s in report.servers:
+        if not s.reachable:
+            lines.append(f"ComfyUI {s.url}: NOT reachable\n  {s.error}")
+            continue
+        lines.append(f"ComfyUI {s.url}: reachable, version {s.comfyui_version}, python {s.python_version}, "
+                     f"torch {s.pytorch_version}, RAM {_gib(s.ram_free)} free of {_gib(s.ram_total)}")
+        lines += [f"  device {d.name} ({d.type}): {_gib(d.vram_free)} free of {_gib(d.vram_total)}" for d in s.devices]
+        for t in s.templates:
+            lines.append(f"  template {t.template}: " + ("ok" if t.ok else f"{len(t.problems)} problem(s)"))
+            lines += [f"    - {p.render()}" for p in t.problems]
+        for p in s.pins:
+            mark = "ok" if p.ok else "PROBLEM"
+            lines.append(f"  models.{p.pin} = {p.value or '(unset)'}: {mark}: {p.message}")
+            if not p.ok and p.available:
+                lines.append(f"    the server has: {', '.join(p.available)}")
+    lines.append("doctor: all is well" if report.ok else "doctor: problems found (see above)")
+    return "\n".join(lines)
+
+
+def _gib(n: int | None) -> str:
+    return "?" if n is None else f"{n / 2**30:.1f} GiB"

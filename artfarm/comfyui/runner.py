@@ -1,0 +1,77 @@
+"""Run a template on one server: check it first, then recover from out-of-memory.
+
+Recovery after an out-of-memory error: ``POST /free`` (unload models, free memory), then
+the same job with the decode switched to ``VAEDecodeTiled``, then with half the batch,
+down to one image. Every attempt is recorded, so a record shows how its images were made.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from artfarm.comfyui.client import ComfyClient, ProgressCallback, RunOutcome
+from artfarm.comfyui.errors import OutOfMemory, WorkflowRejected
+from artfarm.comfyui.templates import Template
+from artfarm.comfyui.validate import check_graph
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobResult:
+    graph: dict[str, Any]
+    outcome: RunOutcome
+    values: dict[str, Any]
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def validate_for_server(client: ComfyClient, template: Template, graph: dict[str, Any]) -> None:
+    """Raise WorkflowRejected (source artfarm) with every problem; refetch /object_info once
+    first, in case the server gained a model since it was cached."""
+    problems = check_graph(graph, client.object_info(), template)
+    if problems:
+        problems = check_graph(graph, client.object_info(refresh=True), template)
+    if problems:
+        raise WorkflowRejected(f"{template.file} does not fit the server's nodes ({len(problems)} problem(s))",
+                               problems=problems, where=client.base_url, source="artfarm",
+                               fix="fix the parameters named above; `artfarm doctor` lists the server's models")
+
+
+def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, out_dir: Path, stem: str,
+            progress: ProgressCallback | None = None, deadline_s: float | None = None) -> JobResult:
+    values = dict(values)
+    graph = template.instantiate(values)
+    validate_for_server(client, template, graph)
+    attempts: list[dict[str, Any]] = []
+    tiled = False
+    while True:
+        try:
+            outcome = client.run(graph, out_dir=out_dir, stem=stem, output_node=template.decl.output_node,
+                                 progress=progress, deadline_s=deadline_s, template=template)
+            return JobResult(graph=graph, outcome=outcome, values=values, attempts=attempts)
+        except OutOfMemory as exc:
+            record = {"attempt": len(attempts) + 1, "error": "out_of_memory", "node_id": exc.node_id,
+                      "node_type": exc.node_type, "exception_type": exc.exception_type, "prompt_id": exc.prompt_id}
+            next_graph, action = None, None
+            if not tiled:
+                tiled, next_graph = True, template.with_tiled_decode(graph)
+                action = "free memory, decode with VAEDecodeTiled" if next_graph is not None else None
+            batch = values.get("batch", template.graph_value("batch"))
+            if next_graph is None and isinstance(batch, int) and batch > 1:
+                values["batch"] = batch // 2
+                next_graph = template.instantiate(values)
+                if tiled:
+                    next_graph = template.with_tiled_decode(next_graph) or next_graph
+                action = f"free memory, batch {batch} -> {values['batch']}"
+            record["action"] = action or "give up"
+            attempts.append(record)
+            if next_graph is None:
+                exc.attempts = attempts
+                exc.payload["attempts"] = attempts
+                raise
+            log.warning("%s: out of memory at node %s; retrying: %s", client.base_url, exc.node_id, action)
+            client.free()
+            graph = next_graph
