@@ -31,7 +31,7 @@ from artfarm.models.review import ReviewRecord
 from artfarm.pipeline.keys import cache_key, key_inputs_with_version, why_changed
 from artfarm.pipeline.records import (describe_output, log, now_iso, outputs_problem, read_record,
                                       write_json_beside, write_record)
-from artfarm.pipeline.sizes import draft_size, print_px
+from artfarm.pipeline.sizes import draft_size, half_print, print_px
 from artfarm.prompts.compile import CompiledPrompt
 from artfarm.render.base import ProgressFn, RenderRequest, Renderer
 from artfarm.review.agent import AgentReviewer
@@ -276,7 +276,9 @@ class RefineStage(RenderStage):
         over = ctx.spec.overrides.refine
         params = self.sampler(ctx, "final", over.steps, over.cfg)
         models = ctx.book.book.models
+        width, height = half_print(print_px(ctx.book.book, ctx.page))  # so the 2x upscale meets the print size
         params.update(seed=self.locked_seed(ctx), denoise=over.denoise or ctx.pack.pack.tiers.final.denoise,
+                      width=width, height=height,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint, image=ctx.input_image(self.name))
         return params
 

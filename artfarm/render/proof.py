@@ -26,7 +26,7 @@ from artfarm.book.loader import LoadedBook
 from artfarm.fsio import atomic_write_bytes
 from artfarm.errors import BadInputError, RunError
 from artfarm.models.renderspec import RenderSpec
-from artfarm.pipeline.sizes import half_print, print_px
+from artfarm.pipeline.sizes import print_px
 from artfarm.render.base import ModelUse, ProgressEvent, ProgressFn, RenderedImage, RenderRequest, RenderResult, Stage
 
 PROOF_VERSION = 1
@@ -85,7 +85,7 @@ class ProofRenderer:
         else:
             source = _open(params, "image", request)
             if request.stage == "refine":
-                art = refine(source, half_print(print_px(self.book.book, request.page)), float(params.get("denoise", 0.35)))
+                art = refine(source, (int(params["width"]), int(params["height"])), float(params.get("denoise", 0.35)))
             elif request.stage == "inpaint":
                 art = inpaint(source, _open(params, "mask", request).convert("L"), self._palette(spec), int(params["seed"]))
             else:
@@ -172,7 +172,7 @@ def draw_storyboard(spec: RenderSpec, palette: list[tuple[int, int, int]], names
 
 
 def refine(image: Image.Image, target: tuple[int, int], denoise: float) -> Image.Image:
-    """Scale (keeping the aspect) to cover half the print size, smooth in proportion to denoise, sharpen."""
+    """Scale (keeping the aspect) to cover the working size the engine chose, smooth in proportion to denoise, sharpen."""
     scale = max(target[0] / image.width, target[1] / image.height)
     size = (max(target[0], round(image.width * scale)), max(target[1], round(image.height * scale)))
     art = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)

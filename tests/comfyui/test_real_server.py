@@ -50,20 +50,21 @@ def test_all_four_templates_run_end_to_end(real_comfyui, tmp_path):
         assert [png_size(i.path) for i in draft.images] == [(128, 128), (128, 128)]
         assert any(e.step == 2 and e.total == 2 for e in progress)
         selected = draft.images[0].path
-        refine = renderer.render(RenderRequest(stage="refine", page=1, params={**FAST, "image": str(selected), "denoise": 0.4},
+        refine = renderer.render(RenderRequest(stage="refine", page=1, params={**FAST, "image": str(selected), "denoise": 0.4,
+                                                                              "width": 160, "height": 160},
                                                out_dir=tmp_path / "refine", filename_stem="refine"))
-        assert png_size(refine.images[0].path) == (128, 128)
+        assert png_size(refine.images[0].path) == (160, 160)  # scaled to the working size before img2img
         mask = tmp_path / "mask.png"
-        canvas = Image.new("L", (128, 128), 0)
+        canvas = Image.new("L", (160, 160), 0)
         canvas.paste(255, (32, 32, 96, 96))
         canvas.save(mask)
         inpaint = renderer.render(RenderRequest(stage="inpaint", page=1,
                                                 params={**FAST, "image": str(refine.images[0].path), "mask": str(mask)},
                                                 out_dir=tmp_path / "inpaint", filename_stem="inpaint"))
-        assert png_size(inpaint.images[0].path) == (128, 128)
+        assert png_size(inpaint.images[0].path) == (160, 160)
         final = renderer.render(RenderRequest(stage="upscale", page=1, params={**FAST, "image": str(inpaint.images[0].path)},
                                               out_dir=tmp_path / "final", filename_stem="final"))
-        assert png_size(final.images[0].path) == (256, 256)
+        assert png_size(final.images[0].path) == (320, 320)
         assert final.workflow["14"]["inputs"]["model_name"] == UPSCALER
         assert all(r.attempts == [] for r in (draft, refine, inpaint, final))
     finally:
