@@ -56,21 +56,6 @@ class ServerReport(_Report):
     pins: list[PinCheck] = Field(default_factory=list)
 
 
-class DoctorReport(_Report):
-    ok: bool
-    book: str | None = None
-    servers: list[ServerReport]
-
-    @property
-    def exit_code(self) -> int:
-        """0 all well; 3 a server is unreachable or lacks what artfarm needs; 2 the book pins nothing."""
-        if self.ok:
-            return 0
-        service_trouble = any(not s.reachable or any(not t.ok for t in s.templates)
-                              or any(not p.ok and p.value for p in s.pins) for s in self.servers)
-        return 3 if service_trouble else 2
-
-
 def diagnose(client: ComfyClient, pins: ModelPins | None, templates: list[Template] | None = None) -> ServerReport:
     report = ServerReport(url=client.base_url, reachable=False)
     try:
@@ -108,9 +93,15 @@ def diagnose(client: ComfyClient, pins: ModelPins | None, templates: list[Templa
     return report
 
 
-def render_text(report: DoctorReport) -> str:
+def service_trouble(server: ServerReport) -> bool:
+    """The server, not the book, is at fault: unreachable, a template it rejects, a pinned model it lacks."""
+    return (not server.reachable or any(not t.ok for t in server.templates)
+            or any(not p.ok and p.value for p in server.pins))
+
+
+def render_servers(servers: list[ServerReport]) -> list[str]:
     lines = []
-    for s in report.servers:
+    for s in servers:
         if not s.reachable:
             lines.append(f"ComfyUI {s.url}: NOT reachable\n  {s.error}")
             continue
@@ -125,8 +116,7 @@ def render_text(report: DoctorReport) -> str:
             lines.append(f"  models.{p.pin} = {p.value or '(unset)'}: {mark}: {p.message}")
             if not p.ok and p.available:
                 lines.append(f"    the server has: {', '.join(p.available)}")
-    lines.append("doctor: all is well" if report.ok else "doctor: problems found (see above)")
-    return "\n".join(lines)
+    return lines
 
 
 def _gib(n: int | None) -> str:

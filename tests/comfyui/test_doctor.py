@@ -72,3 +72,42 @@ def test_url_comes_from_the_environment(double, monkeypatch, capsys):
     monkeypatch.setenv("ARTFARM_COMFYUI_URL", server.url)
     code, out, _ = doctor(capsys)
     assert code == 0 and server.url in out
+
+
+def tiny_pins(make_book, vlm="qwen2.5vl:7b"):
+    return book_with(make_book, draft_checkpoint="tiny-sd15-taesd.safetensors", final_checkpoint="tiny-sd15-kl.safetensors",
+                     upscale_model="tiny-esrgan-x2.safetensors", vlm=vlm)
+
+
+def test_vlm_reviewer_checks_ollama_and_its_model(double, make_book, capsys):
+    from tests.doubles.ollama_server import OllamaDouble
+
+    server = double()
+    book = tiny_pins(make_book)
+    with OllamaDouble() as ollama:
+        ollama.pull("qwen2.5vl:7b")
+        code, out, _ = doctor(capsys, book, "--comfyui-url", server.url, "--ollama-url", ollama.url, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["vision_reviewer"]["pulled"] is True and report["vision_reviewer"]["ok"] is True
+
+
+def test_vision_model_not_pulled_says_how_to_pull_it(double, make_book, capsys):
+    from tests.doubles.ollama_server import OllamaDouble
+
+    server = double()
+    book = tiny_pins(make_book)
+    with OllamaDouble() as ollama:
+        code, out, _ = doctor(capsys, book, "--comfyui-url", server.url, "--ollama-url", ollama.url)
+    assert code == 3
+    assert "ollama pull qwen2.5vl:7b" in out
+
+
+def test_ollama_is_only_checked_when_reviews_use_it(double, make_book, capsys, monkeypatch):
+    server = double()
+    book = tiny_pins(make_book)
+    code, out, _ = doctor(capsys, book, "--comfyui-url", server.url, "--json")
+    assert code == 0 and json.loads(out)["vision_reviewer"] is None
+    monkeypatch.setenv("ARTFARM_OLLAMA_URL", "http://127.0.0.1:9")
+    code, out, _ = doctor(capsys, book, "--comfyui-url", server.url, "--reviewer", "vlm", "--json")
+    report = json.loads(out)
+    assert code == 3 and report["vision_reviewer"]["reachable"] is False
