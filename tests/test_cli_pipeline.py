@@ -121,3 +121,17 @@ def test_a_persons_choice_outlasts_a_change_of_reviewer(make_book, books_dir, ca
     review = ReviewRecord.model_validate_json((book / "pages/0001/review.json").read_bytes())
     assert review.selection.index == 1 and review.selection.decided_by == "person"
     assert StageRecord.model_validate_json((book / "pages/0001/selected/stage.json").read_bytes()).seeds == [1002]
+
+
+def test_a_finished_page_chosen_by_a_person_stays_done_under_another_reviewer(make_book, books_dir, capsys):
+    write_small_book(make_book, pages=1)
+    books = ["--books", str(books_dir)]
+    cli(capsys, "render-book", "testbook", *books, "--reviewer", "agent")
+    cli(capsys, "review", "testbook", "1", "--select", "2", "--reason", "calmest sky", *books)
+    code, out, _ = cli(capsys, "render-book", "testbook", *books, "--reviewer", "agent")
+    assert code == 0 and "1 done" in out
+    _, out, _ = cli(capsys, "status", "testbook", *books, "--json")  # the book's default reviewer: heuristic
+    page = BookStatus.model_validate_json(out).pages[0]
+    assert page.stages["review"] == "done" and page.stages["final"] == "done"
+    code, out, _ = cli(capsys, "render-book", "testbook", *books)
+    assert code == 0 and "0 done, 1 cached" in out

@@ -406,8 +406,12 @@ class ReviewStage(Stage):
         return decided and review.cache_key == cache_key({**plan.key_inputs, "reviewer": AgentReviewer().identity()})
 
     def selected_inputs(self, plan: Plan, review: ReviewRecord) -> dict[str, Any]:
+        """Keyed on the reviewer that made the decision, so a recorded choice stays done under any reviewer."""
         assert review.selection is not None
-        return {**plan.key_inputs, "selection": {"index": review.selection.index, "decided_by": review.selection.decided_by}}
+        inputs = plan.key_inputs
+        if review.cache_key != plan.cache_key and review.reviewer.kind == AgentReviewer.kind:
+            inputs = {**inputs, "reviewer": AgentReviewer().identity()}
+        return {**inputs, "selection": {"index": review.selection.index, "decided_by": review.selection.decided_by}}
 
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
         review = self.read_review(ctx)
