@@ -279,6 +279,14 @@ def open_backends(book: LoadedBook, settings: Settings) -> tuple[Renderer, Revie
     return renderer, reviewer
 
 
+def close_backends(renderer: Renderer, reviewer: Reviewer) -> None:
+    """The renderer always has close(); a reviewer with a connection (vlm) has one too."""
+    renderer.close()
+    close = getattr(reviewer, "close", None)
+    if callable(close):
+        close()
+
+
 def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, renderer: Renderer | None = None,
                 reviewer: Reviewer | None = None, reporter: Reporter | None = None) -> RunSummary:
     """Lock the book, run the pages, and summarise. Backends default to those the settings name."""
@@ -302,7 +310,7 @@ def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, re
     finally:
         reporter.close()
         if owned:
-            renderer.close()
+            close_backends(renderer, reviewer)
     return summarise(book, renderer, reviewer, results, time.monotonic() - clock)
 
 
@@ -327,7 +335,7 @@ def book_status(book: LoadedBook, settings: Settings, *, renderer: Renderer | No
         rows = Engine(book, renderer, reviewer, settings=settings).status()
     finally:
         if owned:
-            renderer.close()
+            close_backends(renderer, reviewer)
     return BookStatus(book=book.id, renderer=renderer.name, reviewer=reviewer.kind, pages=rows)
 
 
