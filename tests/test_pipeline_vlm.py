@@ -105,7 +105,9 @@ def test_unreachable_ollama_fails_the_page_with_exit_3_and_names_the_fallback(ma
 
 
 def test_fallback_flag_reviews_with_heuristic_then_vlm_once_ollama_is_back(make_book, books_dir, capsys, ollama):
-    book = write_small_book(make_book, pages=1)
+    from tests.bookbuilder import png_bytes
+
+    book = write_small_book(make_book, pages=1, files={"pages/0001/masks/sky.png": png_bytes((16, 16), (255, 255, 255))})
     down = closed_port_url()
     code, out, err = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
                          "--ollama-url", down, "--review-fallback", "heuristic")
@@ -113,17 +115,22 @@ def test_fallback_flag_reviews_with_heuristic_then_vlm_once_ollama_is_back(make_
     review = read(ReviewRecord, book / "pages/0001/review.json")
     assert review.reviewer.kind == "heuristic" and review.fallback_cause == "service"
     assert "could not reach Ollama" in review.fallback and "--review-fallback heuristic was given" in review.fallback
-    loop = read(LoopRecord, book / "pages/0001/loop/loop.json")  # the loop could not critique: the refined image moves on
-    assert loop.stopped == "reviewer_failed" and loop.best_image == "refine/refine_00.png"
+    fix = read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes[0]
+    assert "judged by the fallback reviewer" in fix.reason
+    loop = read(LoopRecord, book / "pages/0001/loop/loop.json")  # the loop could not critique: the best so far moves on
+    assert loop.stopped == "reviewer_failed" and loop.best_image == "inpaint/inpaint_00.png"
     assert (book / "pages/0001/final/final.png").is_file()
 
-    ollama.on_chat = ArtDirector(critiques=[critique_json(9, done=True, reason="ready to print")])
+    ollama.on_chat = ArtDirector(fix_scores=[8, 8], critiques=[critique_json(9, done=True, reason="ready to print")])
     code, out, _ = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
                        "--ollama-url", ollama.url, "--review-fallback", "heuristic", "--json")
     summary = RunSummary.model_validate_json(out)
     stages = {o.stage: o for o in summary.pages[0].stages}
     assert code == 0 and stages["review"].action == "ran" and "fallback" in stages["review"].reason
     assert stages["draft"].action == "cached" and stages["loop"].action == "ran"
+    assert stages["inpaint"].action == "ran" and "judging again" in stages["inpaint"].reason
+    fix = read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes[0]
+    assert fix.outcome == "kept" and "fallback" not in fix.reason
     review = read(ReviewRecord, book / "pages/0001/review.json")
     assert review.reviewer.kind == "vlm" and review.fallback is None and review.selection.index == 0
     assert read(LoopRecord, book / "pages/0001/loop/loop.json").stopped == "done"

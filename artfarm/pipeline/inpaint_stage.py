@@ -6,7 +6,8 @@ a feathered mask written as ``inpaint/mask_NN.png``, the fix prompt plus the pag
 constraints, a denoise suited to the defect. The repaint (``fix_NN_00.png``) is compared with
 the image before it (``artfarm.review.compare.compare_fix``, the comparison's review kept as
 ``fix_NN_review.json``); a fix that scores worse is reverted, and the next job starts from
-the last kept image. ``inpaint_00.png`` is the result; stage.json lists every fix.
+the last kept image. ``inpaint_00.png`` is the result; stage.json lists every fix. Fixes judged
+by the fallback reviewer because Ollama was down are judged again on the next run.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from PIL import Image
 
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from artfarm.models.records import InpaintFix, ModelRecord, Prompts, StageRecord
-from artfarm.models.review import Defect
+from artfarm.models.review import Defect, ReviewRecord
 from artfarm.pipeline.keys import key_inputs_with_version
 from artfarm.pipeline.records import describe_output, now_iso, write_json_beside
-from artfarm.pipeline.stages import (PageContext, Plan, RenderStage, clear_stage_dir, relative_params, render_job)
+from artfarm.pipeline.stages import PageContext, Plan, RenderStage, Verdict, clear_stage_dir, relative_params, render_job
 from artfarm.review.agent import AgentReviewer
 from artfarm.review.base import Reviewer
 from artfarm.review.compare import compare_fix
@@ -79,6 +80,23 @@ class InpaintStage(RenderStage):
         plan.key_inputs["reviewer"] = judge.identity() if judge is not None else None
         plan.extra["jobs"] = jobs
         return plan
+
+    def check(self, ctx: PageContext, plan: Plan) -> Verdict:
+        verdict = super().check(ctx, plan)
+        if verdict.state == "hit" and verdict.record is not None and self.judged_by_fallback(ctx, verdict.record):
+            return Verdict("miss", "a fix was judged by the fallback reviewer because Ollama failed; judging again")
+        return verdict
+
+    def judged_by_fallback(self, ctx: PageContext, record: StageRecord) -> bool:
+        folder = ctx.stage_dir(self.dir_name)
+        for fix in record.fixes:
+            try:
+                review = ReviewRecord.model_validate_json((folder / fix.review).read_bytes()) if fix.review else None
+            except (OSError, ValueError):
+                continue
+            if review is not None and review.fallback_cause == "service":
+                return True
+        return False
 
     def run(self, ctx: PageContext, plan: Plan) -> StageRecord:
         out_dir = clear_stage_dir(ctx.stage_dir(self.dir_name), "inpaint_*.png", "mask_*.png", "fix_*")
