@@ -274,3 +274,25 @@ def test_loop_limits_come_from_book_yaml_and_flags(make_book, books_dir, capsys,
 def test_negative_loop_limits_are_bad_input(make_book, books_dir, capsys, flag):
     write_small_book(make_book, pages=1)
     assert cli(capsys, "render-book", "testbook", "--books", str(books_dir), flag, "-1")[0] == 2
+
+
+def test_pages_reviewed_by_vlm_in_parallel(make_book, books_dir, capsys, ollama, caplog):
+    caplog.set_level("INFO")
+    book = write_small_book(make_book, pages=3)
+
+    def answer(body: dict[str, Any]) -> Reply:
+        kind = purpose(body)
+        if kind == "critique":
+            return Reply(content=critique_json(9, done=True, reason="ready"))
+        if kind == "pairwise":
+            return Reply(content=json.dumps({"better": "first", "reason": "r"}))
+        return Reply(content=verdict_json())
+
+    ollama.on_chat = answer
+    code, out, err = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+                         "--ollama-url", ollama.url, "--jobs", "3")
+    assert code == 0 and "3 done" in out, out + err
+    for page in (1, 2, 3):
+        assert read(ReviewRecord, book / f"pages/{page:04d}/review.json").reviewer.kind == "vlm"
+        assert read(LoopRecord, book / f"pages/{page:04d}/loop/loop.json").stopped == "done"
+    assert "HTTP Request" not in caplog.text  # httpx's line per request stays out of the log
