@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from artfarm.fsio import atomic_write_bytes
 from artfarm.models.loop import LoopParams, LoopRecord
-from artfarm.models.records import Prompts, StageRecord
+from artfarm.models.records import ModelRecord, Prompts, StageRecord
 from artfarm.pipeline.keys import key_inputs_with_version
 from artfarm.pipeline.records import describe_output, now_iso, write_json_beside
 from artfarm.pipeline.sizes import print_px
@@ -94,11 +94,13 @@ class LoopStage(Stage):
         params = plan.params
         start_params = LoopParams(prompt=params["prompt"], negative=params["negative"], cfg=params["cfg"],
                                   steps=params["steps"], seed=params["seed"])
+        models: dict[str, ModelRecord] = {}
 
         def render(job: RenderAgain) -> Path:
             again = {**params, "prompt": job.params.prompt, "negative": job.params.negative, "cfg": job.params.cfg,
                      "steps": job.params.steps, "seed": job.params.seed, "image": job.source_image}
             result = render_job(ctx, "refine", again, job.out_dir, f"{job.stem}_render")
+            models.update({m.name: ModelRecord(name=m.name, sha256=m.sha256) for m in result.models})
             if result.workflow:
                 write_json_beside(job.out_dir, f"{job.stem}.workflow.json", result.workflow)
             return Path(sorted(result.images, key=lambda i: i.batch_index)[0].path)
@@ -117,7 +119,8 @@ class LoopStage(Stage):
                  f"iteration(s); see loop/{LOOP_RECORD}"]
         return StageRecord(stage=self.name, page=ctx.page, cache_key=plan.cache_key,
                            key_inputs=key_inputs_with_version(plan.key_inputs), renderer=ctx.renderer.name,
-                           seeds=[chosen.seed], prompts=Prompts(positive=chosen.prompt, negative=chosen.negative),
+                           seeds=[chosen.seed], models=list(models.values()),
+                           prompts=Prompts(positive=chosen.prompt, negative=chosen.negative),
                            params=relative_params(ctx, {**params, **chosen.model_dump()}),
                            outputs=[describe_output(best, chosen.seed)], notes=notes, started=started, finished=now_iso(),
                            seconds=0.0)

@@ -182,9 +182,6 @@ class RenderStage(Stage):
     def params(self, ctx: PageContext) -> dict[str, Any]:
         raise NotImplementedError
 
-    def prepare(self, ctx: PageContext, plan: Plan) -> None:
-        """Write any input the job needs (a mask) before it runs."""
-
     def plan(self, ctx: PageContext) -> Plan:
         params = {k: v for k, v in self.params(ctx).items() if v is not None}
         files = {k: v for k, v in params.items() if isinstance(v, Path)}
@@ -211,7 +208,6 @@ class RenderStage(Stage):
 
     def run(self, ctx: PageContext, plan: Plan) -> StageRecord:
         out_dir = clear_stage_dir(ctx.stage_dir(self.dir_name), f"{self.name}_*.png")
-        self.prepare(ctx, plan)
         started = now_iso()
         result = render_job(ctx, self.name, plan.params, out_dir, self.name)
         base_seed = plan.params.get("seed")
