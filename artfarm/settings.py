@@ -20,7 +20,10 @@ ENV_VARS = {
     "reviewer": "ARTFARM_REVIEWER",
     "jobs": "ARTFARM_JOBS",
     "review_fallback": "ARTFARM_REVIEW_FALLBACK",
+    "iterations_per_loop": "ARTFARM_ITERATIONS_PER_LOOP",
+    "max_loops": "ARTFARM_MAX_LOOPS",
 }
+WHOLE_NUMBERS = {"jobs", "iterations_per_loop", "max_loops"}
 
 
 class Settings(BaseModel):
@@ -32,6 +35,8 @@ class Settings(BaseModel):
     ollama_url: str = DEFAULT_OLLAMA_URL
     jobs: int | None = None
     review_fallback: Literal["heuristic"] | None = None
+    iterations_per_loop: int = Field(3, ge=0, le=20, description="Self-improving loop: renders per loop (0 switches it off).")
+    max_loops: int = Field(1, ge=0, le=10, description="Self-improving loop: loops per page (0 switches it off).")
     sources: dict[str, str] = Field(default_factory=dict, description="Where each value came from: flag, env, book.yaml, default.")
 
     @property
@@ -52,6 +57,8 @@ def resolve_settings(book: Book | None = None, flags: Mapping[str, Any] | None =
         "ollama_url": render.ollama_url,
         "jobs": render.jobs,
         "review_fallback": render.review.fallback,
+        "iterations_per_loop": render.review.iterations_per_loop,
+        "max_loops": render.review.max_loops,
     }
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -76,10 +83,10 @@ def resolve_settings(book: Book | None = None, flags: Mapping[str, Any] | None =
 def _from_env(key: str, raw: str) -> Any:
     if key == "comfyui_urls":
         return [u.strip() for u in raw.split(",") if u.strip()]
-    if key == "jobs":
+    if key in WHOLE_NUMBERS:
         try:
             return int(raw)
         except ValueError as exc:
-            raise BadInputError(f"ARTFARM_JOBS must be a whole number, got {raw!r}", where="environment",
-                                fix="set ARTFARM_JOBS=2 (or unset it)") from exc
+            raise BadInputError(f"{ENV_VARS[key]} must be a whole number, got {raw!r}", where="environment",
+                                fix=f"set {ENV_VARS[key]}=2 (or unset it)") from exc
     return raw

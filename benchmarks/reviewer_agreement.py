@@ -7,7 +7,9 @@
 A set is a book folder with ``labels.json`` (see benchmarks/reviewer_set.py): groups of
 images reviewed together as one page's candidates, each with expected verdicts. A
 criterion passes when the reviewer scores it 0.5 or more; ``rejected`` compares the
-reviewer's rejection. Criteria a reviewer does not score are listed as not judged.
+reviewer's rejection. Labels use the vision reviewer's criterion names; a reviewer that
+measures the same thing under another name answers for it (``ANSWERED_BY``: the heuristic's
+``calm_space`` is ``text_space``). Criteria a reviewer does not score are listed as not judged.
 Without --set the built-in constructed set is generated into a temporary folder.
 """
 
@@ -35,6 +37,8 @@ from artfarm.settings import resolve_settings  # noqa: E402
 from benchmarks.reviewer_set import BOOK_ID, LabelSet, build  # noqa: E402
 
 PASS_AT = 0.5
+# Label criterion -> the score names that answer it, first found wins (vlm name first, then the heuristic's).
+ANSWERED_BY = {"text_space": ("text_space", "calm_space")}
 
 
 class CriterionTally(BaseModel):
@@ -119,10 +123,11 @@ def measure(reviewer: Reviewer, set_dir: Path, *, name: str | None = None) -> Ag
                     continue
                 if criterion == "rejected":
                     verdict = "fail" if got.rejected else "pass"
-                elif criterion in got.scores:
-                    verdict = "pass" if got.scores[criterion].score >= PASS_AT else "fail"
                 else:
-                    continue
+                    answer = next((got.scores[n] for n in ANSWERED_BY.get(criterion, (criterion,)) if n in got.scores), None)
+                    if answer is None:
+                        continue
+                    verdict = "pass" if answer.score >= PASS_AT else "fail"
                 tally.judged += 1
                 if verdict == want:
                     tally.correct += 1

@@ -3,7 +3,8 @@
 The set is a tiny book (so any reviewer gets a real ReviewContext) plus ``images/`` and
 ``labels.json``: groups of candidates reviewed together, each image with its expected
 verdicts. Constructed cases: a clean storybook-like picture, the same with text drawn on
-it, a blank page, an exact duplicate, and the same scene in a wrong (neon) palette.
+it, a blank page, an exact duplicate, the same scene in a wrong (neon) palette, and one
+with a busy sky where the page's words go (text_space; placement is top).
 
     python benchmarks/reviewer_set.py OUT_DIR     # write the set to look at it
 """
@@ -70,6 +71,16 @@ def scene(colours: dict[str, tuple[int, int, int]], variant: int = 0) -> Image.I
     return img
 
 
+def busy_sky(img: Image.Image) -> Image.Image:
+    """Confetti over the top third, where the words will be printed: no calm space left for them."""
+    img = img.copy()
+    d = ImageDraw.Draw(img)
+    for i in range(140):
+        x, y, size = (i * 97) % SIZE[0], (i * 53) % (SIZE[1] // 3), 6 + (i * 7) % 20
+        d.ellipse((x, y, x + size, y + size), fill=((i * 71) % 256, (i * 37) % 256, (i * 113) % 256))
+    return img
+
+
 def with_text(img: Image.Image, words: str, size: int, xy: tuple[int, int]) -> Image.Image:
     img = img.copy()
     d = ImageDraw.Draw(img)
@@ -89,6 +100,7 @@ def build(out: Path) -> Path:
         "blank_white.png": (Image.new("RGB", SIZE, (255, 255, 255)), "a blank page"),
         "blank_grey.png": (Image.new("RGB", SIZE, (128, 128, 128)), "a flat grey page"),
         "neon_meadow.png": (scene(NEON, 0), "the clean composition in a wrong, neon palette"),
+        "busy_sky.png": (busy_sky(scene(PALETTE, 0)), "confetti over the sky, where the words go"),
     }
     for name, (img, _) in images.items():
         path = out / "images" / name
@@ -110,6 +122,10 @@ def build(out: Path) -> Path:
                                                   item("clean_hill.png", False)]),
         LabelGroup(name="palette", candidates=[item("clean_hill.png", None, palette="pass"),
                                                item("neon_meadow.png", None, palette="fail")]),
+        LabelGroup(name="text_space", candidates=[item("clean_meadow.png", None, text_space="pass"),
+                                                  item("clean_hill.png", None, text_space="pass"),
+                                                  item("text_sign.png", None, text_space="fail"),
+                                                  item("busy_sky.png", None, text_space="fail")]),
     ])
     atomic_write_json(out / "labels.json", labels)
     book = {"title": "Reviewer Set", "author": "artfarm benchmarks", "style_pack": "watercolor_whimsy_v1",

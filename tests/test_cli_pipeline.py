@@ -46,9 +46,9 @@ def test_status_table_and_json(make_book, books_dir, capsys):
     code, out, _ = cli(capsys, "status", "testbook", "--books", str(books_dir))
     assert code == 0
     header, row1, row2 = out.splitlines()[:3]
-    assert header.split() == ["page", "draft", "review", "refine", "inpaint", "upscale", "final"]
-    assert row1.split() == ["1", "done", "done", "done", "-", "done", "done"]
-    assert row2.split() == ["2", "missing", "missing", "missing", "missing", "missing", "missing"]
+    assert header.split() == ["page", "draft", "review", "refine", "inpaint", "loop", "upscale", "final"]
+    assert row1.split() == ["1", "done", "done", "done", "-", "-", "done", "done"]  # heuristic: no loop
+    assert row2.split() == ["2", "missing", "missing", "missing", "missing", "-", "missing", "missing"]
     code, out, _ = cli(capsys, "status", "testbook", "--books", str(books_dir), "--json")
     status = BookStatus.model_validate_json(out)
     assert status.pages[0].stages["final"] == "done" and status.pages[1].stages["draft"] == "missing"

@@ -44,7 +44,7 @@ def test_editing_one_renderspec_redoes_that_page_only(make_book, caplog):
     caplog.set_level(logging.INFO, logger="artfarm.pipeline")
     summary, renderer = run(book)
     assert {page for page, _ in renderer.calls} == {2}
-    assert actions(summary, 1) == {s: "cached" for s in ("draft", "review", "refine", "upscale", "final")} | {"inpaint": "not-needed"}
+    assert actions(summary, 1) == {s: "cached" for s in ("draft", "review", "refine", "upscale", "final")} | {"inpaint": "not-needed", "loop": "not-needed", "loop": "not-needed"}
     assert actions(summary, 2)["draft"] == "ran"
     assert "page 2 draft: running (renderspec changed" in _log(caplog)
 
@@ -71,7 +71,7 @@ def test_changing_refine_settings_redoes_refine_onward_and_keeps_drafts(make_boo
     (book / "pages/0001/renderspec.json").write_text(json.dumps(spec))
     summary, renderer = run(book)
     assert renderer.calls == [(1, "refine"), (1, "upscale")]
-    assert actions(summary, 1) == {"draft": "cached", "review": "cached", "refine": "ran", "inpaint": "not-needed",
+    assert actions(summary, 1) == {"draft": "cached", "review": "cached", "refine": "ran", "inpaint": "not-needed", "loop": "not-needed",
                                    "upscale": "ran", "final": "ran"}
     assert drafts == {p.name: (p.stat().st_mtime_ns, sha256_file(p)) for p in (book / "pages/0001/draft").glob("*.png")}
 
@@ -158,8 +158,11 @@ def test_a_supplied_mask_runs_inpaint_and_upscale_uses_its_output(make_book):
     upscale = StageRecord.model_validate_json((book / "pages/0001/upscale/stage.json").read_bytes())
     assert upscale.params["image"] == "pages/0001/inpaint/inpaint_00.png"
     inpaint = StageRecord.model_validate_json((book / "pages/0001/inpaint/stage.json").read_bytes())
-    assert inpaint.params["mask"] == "pages/0001/inpaint/mask.png"
-    assert inpaint.key_inputs["inputs"]["mask"] == sha256_file(book / "pages/0001/inpaint/mask.png")
+    [fix] = inpaint.fixes
+    assert fix.source == "mask_file" and fix.mask_file == "masks/hand.png" and fix.mask == "mask_00.png"
+    assert inpaint.key_inputs["fixes"][0]["mask_sha256"] == sha256_file(book / "pages/0001/inpaint/mask_00.png")
+    assert sha256_file(book / "pages/0001/inpaint" / fix.result) == fix.result_sha256
+    assert fix.outcome in ("kept", "reverted") and fix.review == "fix_00_review.json"
 
 
 def test_stage_records_match_the_published_schema(make_book):

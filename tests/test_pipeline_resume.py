@@ -9,7 +9,7 @@ from artfarm.models.records import StageRecord
 from tests.bookbuilder import png_bytes
 from tests.pipeline_helpers import Crash, CrashingReviewer, RecordingRenderer, actions, run, write_small_book
 
-ORDER = ["draft", "review", "refine", "inpaint", "upscale", "final"]
+ORDER = ["draft", "review", "refine", "inpaint", "upscale", "final"]  # the loop is not needed with heuristic
 FOLDER = {"review": "selected"}
 MASK = {"pages/0001/masks/fix.png": png_bytes((8, 8), (255, 255, 255))}  # so inpaint runs too
 
@@ -64,7 +64,7 @@ def test_a_renderer_failure_is_recorded_and_earlier_stages_are_untouched(make_bo
     snapshot = _snapshot(book)
     summary, _ = run(book, renderer=lambda b: RecordingRenderer(b, fail_at="upscale"))
     assert summary.exit_code == 1 and summary.failed == 1
-    assert actions(summary, 1) == {"draft": "cached", "review": "cached", "refine": "cached", "inpaint": "not-needed",
+    assert actions(summary, 1) == {"draft": "cached", "review": "cached", "refine": "cached", "inpaint": "not-needed", "loop": "not-needed",
                                    "upscale": "failed", "final": "skipped"}
     after = _snapshot(book)
     assert {k: v for k, v in after.items() if "/upscale/" not in k} == {k: v for k, v in snapshot.items() if "/upscale/" not in k}
@@ -105,5 +105,5 @@ def test_an_unreadable_mask_fails_the_page_with_its_name(make_book):
     book = write_small_book(make_book, pages=2, files={"pages/0001/masks/bad.png": b"not a png"})
     summary, _ = run(book, keep_going=True)
     assert {p.page: p.status for p in summary.pages} == {1: "failed", 2: "done"}
-    assert "masks/bad.png" in summary.pages[0].error and "mask is not a readable PNG" in summary.pages[0].error
+    assert "masks/bad.png" in summary.pages[0].error and "cannot read mask image" in summary.pages[0].error
     assert summary.exit_code == 2

@@ -30,7 +30,7 @@ def test_from_a_stage_redoes_it_and_later_stages_only(make_book):
     run(book)
     summary, renderer = run(book, pages=[1], from_stage="refine")
     assert renderer.calls == [(1, "refine"), (1, "upscale")]
-    assert actions(summary, 1) == {"draft": "cached", "review": "cached", "refine": "ran", "inpaint": "not-needed",
+    assert actions(summary, 1) == {"draft": "cached", "review": "cached", "refine": "ran", "inpaint": "not-needed", "loop": "not-needed",
                                    "upscale": "ran", "final": "ran"}
     reasons = {o.stage: o.reason for o in summary.pages[0].stages}
     assert reasons["refine"] == "--from refine"
@@ -120,10 +120,10 @@ def test_status_shows_done_stale_missing_and_failed(make_book):
     status = book_status(loaded, resolve_settings(loaded.book, {}), renderer=RecordingRenderer(loaded),
                          reviewer=HeuristicReviewer())
     rows = {r.page: r.stages for r in status.pages}
-    assert rows[1] == {"draft": "done", "review": "done", "refine": "stale", "inpaint": "not-needed",
+    assert rows[1] == {"draft": "done", "review": "done", "refine": "stale", "inpaint": "not-needed", "loop": "not-needed",
                        "upscale": "stale", "final": "stale"}
     assert rows[2]["upscale"] == "failed" and rows[2]["refine"] == "done"
-    assert set(rows[3].values()) == {"missing"}
+    assert set(rows[3].values()) == {"missing", "not-needed"} and rows[3]["loop"] == "not-needed"
     reasons = {r.page: r.reason for r in status.pages}
     assert reasons[1]["refine"] == "renderspec changed"
 

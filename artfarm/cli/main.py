@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)  # one line per request is noise
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args) or 0)

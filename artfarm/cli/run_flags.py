@@ -9,14 +9,16 @@ from artfarm.registry import renderers, reviewers
 from artfarm.settings import Settings, resolve_settings
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def _whole_number(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from exc
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+    return parse
 
 
 def add_backend_flags(parser: argparse.ArgumentParser) -> None:
@@ -30,14 +32,30 @@ def add_backend_flags(parser: argparse.ArgumentParser) -> None:
                         help="Ollama server for the vlm reviewer (default: $ARTFARM_OLLAMA_URL, book.yaml, http://127.0.0.1:11434)")
 
 
+def add_review_flags(parser: argparse.ArgumentParser) -> None:
+    """What the reviewer may do in a run: stand in for Ollama, and how long the self-improving loop goes on."""
+    parser.add_argument("--review-fallback", choices=["heuristic"], default=None,
+                        help="when Ollama is unreachable or too slow, review with this reviewer instead of failing the "
+                             "page (default: $ARTFARM_REVIEW_FALLBACK, book.yaml render.review.fallback, else none)")
+    parser.add_argument("--iterations-per-loop", type=_whole_number(0), default=None, metavar="N",
+                        help="self-improving loop (vlm reviewer): renders per loop, 0 switches it off "
+                             "(default: book.yaml render.review.iterations_per_loop, else 3)")
+    parser.add_argument("--max-loops", type=_whole_number(0), default=None, metavar="N",
+                        help="self-improving loop: loops per page, 0 switches it off "
+                             "(default: book.yaml render.review.max_loops, else 1)")
+
+
 def add_run_flags(parser: argparse.ArgumentParser) -> None:
     add_backend_flags(parser)
-    parser.add_argument("--jobs", type=_positive, default=None, metavar="N",
+    add_review_flags(parser)
+    parser.add_argument("--jobs", type=_whole_number(1), default=None, metavar="N",
                         help="pages worked on at once (default: renderer slots + 1, so the renderer never waits)")
     parser.add_argument("--keep-going", action="store_true",
                         help="finish the other pages when one fails (its later stages are skipped)")
 
 
 def settings_from_args(args: argparse.Namespace, book: LoadedBook) -> Settings:
-    flags = {name: getattr(args, name, None) for name in ("renderer", "reviewer", "comfyui_urls", "ollama_url", "jobs")}
+    names = ("renderer", "reviewer", "comfyui_urls", "ollama_url", "jobs", "review_fallback", "iterations_per_loop",
+             "max_loops")
+    flags = {name: getattr(args, name, None) for name in names}
     return resolve_settings(book.book, flags)

@@ -15,8 +15,8 @@ from artfarm.models.base import StrictModel
 
 RECORD_SCHEMA_VERSION = 1
 
-StageName = Literal["draft", "review", "refine", "inpaint", "upscale", "final"]
-STAGE_NAMES: tuple[str, ...] = ("draft", "review", "refine", "inpaint", "upscale", "final")
+StageName = Literal["draft", "review", "refine", "inpaint", "loop", "upscale", "final"]
+STAGE_NAMES: tuple[str, ...] = ("draft", "review", "refine", "inpaint", "loop", "upscale", "final")
 
 
 class OutputFile(StrictModel):
@@ -40,6 +40,29 @@ class Prompts(StrictModel):
     negative: str = ""
 
 
+class InpaintFix(StrictModel):
+    """One repaint of the inpaint stage: which defect or hand mask, the job sent, and whether it was kept."""
+
+    index: int
+    source: Literal["defect", "mask_file"]
+    label: str
+    box: tuple[int, int, int, int] = Field(description="Where the mask is at full strength, in the image's pixels.")
+    mask: str = Field(description="The feathered mask sent (white = repaint), a file in the stage directory.")
+    mask_file: str | None = Field(None, description="The hand-made mask it came from, relative to the page folder.")
+    prompt: str
+    negative: str
+    denoise: float
+    severity: Literal["minor", "major"]
+    result: str = Field(description="The repainted image, a file in the stage directory.")
+    result_sha256: str
+    workflow: str | None = Field(None, description="The exact workflow JSON submitted for this repaint, beside the record.")
+    outcome: Literal["kept", "reverted"]
+    reason: str
+    before_score: float | None = None
+    after_score: float | None = None
+    review: str | None = Field(None, description="The comparison's review (every raw answer), a file in the stage directory.")
+
+
 class StageRecord(StrictModel):
     schema_version: int = RECORD_SCHEMA_VERSION
     stage: StageName
@@ -57,6 +80,7 @@ class StageRecord(StrictModel):
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters sent to the renderer (image paths relative to the book).")
     outputs: list[OutputFile] = Field(default_factory=list)
     attempts: list[dict[str, Any]] = Field(default_factory=list)
+    fixes: list[InpaintFix] = Field(default_factory=list, description="Inpaint: each repaint, in the order made.")
     notes: list[str] = Field(default_factory=list)
     error: str | None = None
     started: str

@@ -83,6 +83,9 @@ class ReviewRecord(StrictModel):
     selection: Selection | None = None
     defects: list[Defect] = Field(default_factory=list, description="Defects of the selected candidate, for inpainting.")
     fallback: str | None = Field(None, description="Why another reviewer stood in, when one did.")
+    fallback_cause: Literal["answers", "service"] | None = Field(
+        None, description="answers: the model kept breaking the format; service: Ollama was unreachable or too slow "
+                          "(such a review is asked again on the next run).")
     contact_sheet: str | None = None
     answers: list[ReviewAnswer] = Field(default_factory=list, description="Every raw reply of a model reviewer, in order (retries included).")
     notes: list[str] = Field(default_factory=list)

@@ -26,7 +26,7 @@ from artfarm.pipeline.stages import STAGE_ORDER, STAGES, PageContext, PageWaitin
 from artfarm.prompts.compile import compile_prompt
 from artfarm.render.base import ProgressEvent, Renderer
 from artfarm.review.base import Reviewer
-from artfarm.settings import Settings
+from artfarm.settings import Settings, resolve_settings
 
 log = logging.getLogger("artfarm.pipeline")
 
@@ -56,11 +56,13 @@ class _PageFailed(Exception):
 
 
 class Engine:
-    def __init__(self, book: LoadedBook, renderer: Renderer, reviewer: Reviewer, reporter: Reporter | None = None):
+    def __init__(self, book: LoadedBook, renderer: Renderer, reviewer: Reviewer, reporter: Reporter | None = None,
+                 settings: Settings | None = None):
         self.book = book
         self.renderer = renderer
         self.reviewer = reviewer
         self.reporter = reporter or Reporter(tty=False)
+        self.settings = settings if settings is not None else resolve_settings(book.book)
 
     # -- one page -------------------------------------------------------------------------
 
@@ -69,7 +71,7 @@ class Engine:
         pack = self.book.style_packs[spec.style_pack]
         prompt = compile_prompt(spec, self.book.characters, pack.pack)
         return PageContext(book=self.book, page=page, spec=spec, pack=pack, prompt=prompt, renderer=self.renderer,
-                           reviewer=self.reviewer, progress=self._progress)
+                           reviewer=self.reviewer, progress=self._progress, settings=self.settings)
 
     def _progress(self, event: ProgressEvent) -> None:
         self.reporter.progress(event)
@@ -277,6 +279,14 @@ def open_backends(book: LoadedBook, settings: Settings) -> tuple[Renderer, Revie
     return renderer, reviewer
 
 
+def close_backends(renderer: Renderer, reviewer: Reviewer) -> None:
+    """The renderer always has close(); a reviewer with a connection (vlm) has one too."""
+    renderer.close()
+    close = getattr(reviewer, "close", None)
+    if callable(close):
+        close()
+
+
 def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, renderer: Renderer | None = None,
                 reviewer: Reviewer | None = None, reporter: Reporter | None = None) -> RunSummary:
     """Lock the book, run the pages, and summarise. Backends default to those the settings name."""
@@ -295,12 +305,12 @@ def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, re
     reporter = reporter or Reporter()
     try:
         with BookLock(book.root):
-            engine = Engine(book, renderer, reviewer, reporter)
+            engine = Engine(book, renderer, reviewer, reporter, settings)
             results = engine.run(options, options.jobs or default_jobs(settings))
     finally:
         reporter.close()
         if owned:
-            renderer.close()
+            close_backends(renderer, reviewer)
     return summarise(book, renderer, reviewer, results, time.monotonic() - clock)
 
 
@@ -322,10 +332,10 @@ def book_status(book: LoadedBook, settings: Settings, *, renderer: Renderer | No
         renderer, reviewer = renderer or made_renderer, reviewer or made_reviewer
     assert renderer is not None and reviewer is not None
     try:
-        rows = Engine(book, renderer, reviewer).status()
+        rows = Engine(book, renderer, reviewer, settings=settings).status()
     finally:
         if owned:
-            renderer.close()
+            close_backends(renderer, reviewer)
     return BookStatus(book=book.id, renderer=renderer.name, reviewer=reviewer.kind, pages=rows)
 
 

@@ -25,12 +25,14 @@ REASONS = {
     "layout": "book layout changed",
     "target": "print size changed",
     "mask": "inpaint mask changed",
+    "fixes": "defects or masks to inpaint changed",
+    "limits": "loop limits changed",
     "schema_version": "record format changed",
     "stage": "stage changed",
 }
 
 DERIVED = {"prompts", "params", "inputs"}
-ORDER = ["schema_version", "stage", "renderer", "spec", "refs", "style_pack", "reviewer", "models", "layout", "target", "mask",
+ORDER = ["schema_version", "stage", "renderer", "spec", "refs", "style_pack", "reviewer", "models", "layout", "target", "mask", "fixes", "limits",
          "review", "params", "prompts", "inputs"]
 
 

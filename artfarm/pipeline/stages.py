@@ -1,12 +1,13 @@
 """The stages of a page: what each reads, what goes into its key, how it runs.
 
-    draft -> review -> refine -> inpaint -> upscale -> final
+    draft -> review -> refine -> inpaint -> loop -> upscale -> final
 
-Each stage is a small class: ``needed`` (inpaint only runs for defects or masks), ``plan``
-(parameters and key inputs; no side effects, so ``status`` can use it), ``check`` (is the
-record a hit?) and ``run``. To add a stage (a review "loop" between inpaint and upscale, a
-re-review after inpaint), write one class and put it in ``STAGES``: ``ctx.input_image(name)``
-is the newest picture made before a stage, so the stages after it pick up its output.
+Each stage is a small class: ``needed`` (inpaint only runs for defects or masks, the loop only
+with a reviewer that can critique), ``plan`` (parameters and key inputs; no side effects, so
+``status`` can use it), ``check`` (is the record a hit?) and ``run``. To add a stage, write one
+class and put it in ``STAGES``: ``ctx.input_image(name)`` is the newest picture made before a
+stage, so the stages after it pick up its output. Inpaint and the loop live in their own
+modules (artfarm/pipeline/inpaint_stage.py, loop_stage.py), built on the classes here.
 Render stages build their parameters in ``params`` (names as in artfarm/render/base.py);
 ``RenderStage.plan`` turns them into the key, so a new parameter is in the key by itself.
 """
@@ -19,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from PIL import Image, ImageDraw
+from PIL import Image
 from pydantic import ValidationError
 
 from artfarm.book.loader import LoadedBook
-from artfarm.errors import BadInputError, RunError, WriteError
-from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from artfarm.errors import RunError, WriteError
+from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_file
 from artfarm.models.records import ModelRecord, Prompts, StageRecord
 from artfarm.models.renderspec import RenderSpec
 from artfarm.models.review import ReviewRecord
@@ -33,14 +34,13 @@ from artfarm.pipeline.records import (describe_output, log, now_iso, outputs_pro
                                       write_json_beside, write_record)
 from artfarm.pipeline.sizes import draft_size, half_print, print_px
 from artfarm.prompts.compile import CompiledPrompt
-from artfarm.render.base import ProgressFn, RenderRequest, Renderer
+from artfarm.render.base import ProgressFn, RenderRequest, RenderResult, Renderer
 from artfarm.review.agent import AgentReviewer
 from artfarm.review.base import Candidate, ReviewContext, Reviewer
+from artfarm.settings import Settings
 from artfarm.stylepacks import LoadedStylePack
 
 REVIEW_FILE = "review.json"
-MASKS_DIR = "masks"
-DEFAULT_INPAINT_DENOISE = 0.6
 DEFAULT_UPSCALE_DENOISE = 0.2
 
 
@@ -60,6 +60,7 @@ class PageContext:
     progress: ProgressFn | None = None
     done: dict[str, StageRecord] = field(default_factory=dict)
     review: ReviewRecord | None = None
+    settings: Settings = field(default_factory=Settings)
 
     @property
     def page_dir(self) -> Path:
@@ -109,6 +110,10 @@ class PageContext:
         entry = self.book.page_entry(self.page)
         placement = entry.placement if entry is not None and entry.placement else None
         return placement or self.book.book.layout.default_placement
+
+    def review_context(self) -> ReviewContext:
+        return ReviewContext(book=self.book, page=self.page, spec=self.spec, pack=self.pack, prompt=self.prompt,
+                             text_placement=self.text_placement(), page_dir=self.page_dir)
 
     def spec_fields(self, overrides: str | None) -> dict[str, Any]:
         data = self.spec.model_dump(mode="json", exclude={"schema_ref", "overrides"})
@@ -167,7 +172,7 @@ class Stage:
     def failed_record(self, ctx: PageContext, plan: Plan, error: BaseException, started: str, seconds: float) -> StageRecord:
         return StageRecord(stage=self.name, page=ctx.page, status="failed", cache_key=plan.cache_key,
                            key_inputs=key_inputs_with_version(plan.key_inputs), error=str(error),
-                           params=_relative_params(ctx, plan.params), started=started, finished=now_iso(),
+                           params=relative_params(ctx, plan.params), started=started, finished=now_iso(),
                            seconds=round(seconds, 3))
 
 
@@ -176,9 +181,6 @@ class RenderStage(Stage):
 
     def params(self, ctx: PageContext) -> dict[str, Any]:
         raise NotImplementedError
-
-    def prepare(self, ctx: PageContext, plan: Plan) -> None:
-        """Write any input the job needs (a mask) before it runs."""
 
     def plan(self, ctx: PageContext) -> Plan:
         params = {k: v for k, v in self.params(ctx).items() if v is not None}
@@ -205,31 +207,14 @@ class RenderStage(Stage):
         return {}
 
     def run(self, ctx: PageContext, plan: Plan) -> StageRecord:
-        out_dir = ctx.stage_dir(self.dir_name)
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            for old in out_dir.glob(f"{self.name}_*.png"):
-                old.unlink(missing_ok=True)
-        except OSError as exc:
-            raise WriteError(f"could not prepare the stage folder ({exc.strerror or exc})", where=str(out_dir),
-                             fix="make sure it is a writable folder (not a file), then run again") from exc
-        self.prepare(ctx, plan)
+        out_dir = clear_stage_dir(ctx.stage_dir(self.dir_name), f"{self.name}_*.png")
         started = now_iso()
-        request = RenderRequest(stage=self.name, page=ctx.page, params=plan.params, out_dir=out_dir,
-                                filename_stem=self.name)
-        result = ctx.renderer.render(request, ctx.progress)
-        if not result.images:
-            raise RunError(f"the {ctx.renderer.name} renderer returned no images for {self.name}",
-                           where=f"page {ctx.page} {self.name}", fix="check the renderer's log; run again")
+        result = render_job(ctx, self.name, plan.params, out_dir, self.name)
         base_seed = plan.params.get("seed")
         outputs = []
         for image in sorted(result.images, key=lambda i: i.batch_index):
-            path = Path(image.path)
-            if path.resolve().parent != out_dir.resolve() or not path.is_file():
-                raise RunError(f"renderer output {path} is not a file in {out_dir}", where=f"page {ctx.page} {self.name}",
-                               fix="the renderer must write out_dir/<stem>_NN.png; report this as a renderer bug")
             seed = image.seed if image.seed is not None else (base_seed + image.batch_index if base_seed is not None else None)
-            outputs.append(describe_output(path, seed))
+            outputs.append(describe_output(Path(image.path), seed))
         workflow = write_json_beside(out_dir, "workflow.json", result.workflow) if result.workflow else None
         return StageRecord(
             stage=self.name, page=ctx.page, cache_key=plan.cache_key, key_inputs=key_inputs_with_version(plan.key_inputs),
@@ -237,7 +222,7 @@ class RenderStage(Stage):
             seeds=[o.seed for o in outputs if o.seed is not None],
             models=[ModelRecord(name=m.name, sha256=m.sha256) for m in result.models],
             prompts=Prompts(positive=plan.params.get("prompt", ""), negative=plan.params.get("negative", "")),
-            params=_relative_params(ctx, plan.params), outputs=outputs, attempts=result.attempts,
+            params=relative_params(ctx, plan.params), outputs=outputs, attempts=result.attempts,
             started=started, finished=now_iso(), seconds=0.0)
 
     def sampler(self, ctx: PageContext, tier: str, steps: int | None, cfg: float | None = None) -> dict[str, Any]:
@@ -281,73 +266,6 @@ class RefineStage(RenderStage):
                       width=width, height=height,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint, image=ctx.input_image(self.name))
         return params
-
-
-class InpaintStage(RenderStage):
-    """Repaint the defects the review found and any masks supplied under pages/NNNN/masks/."""
-
-    name = dir_name = "inpaint"
-
-    def needed(self, ctx: PageContext) -> tuple[bool, str]:
-        masks = self.mask_files(ctx)
-        if ctx.review is None and not masks:
-            return True, "unknown until the review has run"
-        defects = ctx.review.defects if ctx.review else []
-        if not defects and not masks:
-            return False, "no defects found, no masks supplied"
-        return True, f"{len(defects)} defect(s), {len(masks)} mask file(s)"
-
-    def mask_files(self, ctx: PageContext) -> list[Path]:
-        folder = ctx.page_dir / MASKS_DIR
-        return sorted(folder.glob("*.png")) if folder.is_dir() else []
-
-    def mask_png(self, ctx: PageContext) -> bytes:
-        """One mask (white = repaint) at the image's size: supplied masks and defect boxes combined."""
-        with Image.open(ctx.input_image(self.name)) as image:
-            size = image.size
-        mask = Image.new("L", size, 0)
-        for file in self.mask_files(ctx):
-            try:
-                with Image.open(file) as supplied:
-                    layer = supplied.convert("L").resize(size, Image.Resampling.NEAREST)
-            except (OSError, ValueError) as exc:
-                raise BadInputError(f"mask is not a readable PNG ({exc})", where=str(file),
-                                    fix="save it as a PNG (white = repaint, black = keep) or remove it") from exc
-            mask.paste(255, mask=layer.point(lambda v: 255 if v >= 128 else 0))
-        defects = ctx.review.defects if ctx.review else []
-        if defects:
-            with Image.open(ctx.output("review")) as selected:
-                sx, sy = size[0] / selected.width, size[1] / selected.height
-            draw = ImageDraw.Draw(mask)
-            for defect in defects:
-                x0, y0, x1, y1 = defect.box
-                draw.rectangle([x0 * sx, y0 * sy, x1 * sx, y1 * sy], fill=255)
-        buf = io.BytesIO()
-        mask.save(buf, format="PNG")
-        return buf.getvalue()
-
-    def params(self, ctx: PageContext) -> dict[str, Any]:
-        over = ctx.spec.overrides.inpaint
-        defects = ctx.review.defects if ctx.review else []
-        params = self.sampler(ctx, "final", over.steps)
-        fixes = [d.fix_prompt for d in defects if d.fix_prompt.strip()]
-        if fixes:
-            params["prompt"] = ", ".join([ctx.prompt.positive, *fixes])
-        denoise = over.denoise or max((d.denoise for d in defects if d.denoise), default=DEFAULT_INPAINT_DENOISE)
-        models = ctx.book.book.models
-        params.update(seed=self.locked_seed(ctx), denoise=denoise, checkpoint=models.final_checkpoint or models.draft_checkpoint,
-                      image=ctx.input_image(self.name), mask=ctx.stage_dir(self.dir_name) / "mask.png")
-        return params
-
-    def plan(self, ctx: PageContext) -> Plan:
-        mask = self.mask_png(ctx)
-        plan = super().plan(ctx)
-        plan.key_inputs["inputs"]["mask"] = sha256_bytes(mask)
-        plan.extra["mask"] = mask
-        return plan
-
-    def prepare(self, ctx: PageContext, plan: Plan) -> None:
-        atomic_write_bytes(plan.params["mask"], plan.extra["mask"])
 
 
 class UpscaleStage(RenderStage):
@@ -423,6 +341,8 @@ class ReviewStage(Stage):
         if not self.matches(plan, review):
             before = {k: v for k, v in (old.key_inputs if old else {}).items() if k != "selection"}
             return Verdict("miss", why_changed(before, key_inputs_with_version(plan.key_inputs)) if before else "review inputs changed")
+        if review.fallback_cause == "service":
+            return Verdict("miss", "the last review was by the fallback reviewer because Ollama failed; asking again")
         ctx.review = review
         if review.status == "waiting":
             return Verdict("waiting", waiting_message(ctx, review))
@@ -439,7 +359,8 @@ class ReviewStage(Stage):
     def run(self, ctx: PageContext, plan: Plan) -> StageRecord:
         review = self.read_review(ctx)
         started = now_iso()
-        if plan.forced or review is None or not self.matches(plan, review) or review.status != "selected":
+        if (plan.forced or review is None or not self.matches(plan, review) or review.status != "selected"
+                or review.fallback_cause == "service"):
             review = self.ask_reviewer(ctx, plan)
         ctx.review = review
         if review.status == "waiting":
@@ -454,9 +375,7 @@ class ReviewStage(Stage):
         draft = ctx.done["draft"]
         candidates = [Candidate(index=i, path=ctx.stage_dir("draft") / o.file, seed=o.seed, sha256=o.sha256)
                       for i, o in enumerate(draft.outputs)]
-        rctx = ReviewContext(book=ctx.book, page=ctx.page, spec=ctx.spec, pack=ctx.pack, prompt=ctx.prompt,
-                             text_placement=ctx.text_placement(), page_dir=ctx.page_dir)
-        review = ctx.reviewer.review(candidates, rctx)
+        review = ctx.reviewer.review(candidates, ctx.review_context())
         review = review.model_copy(update={"cache_key": plan.cache_key, "page": ctx.page})
         atomic_write_json(ctx.page_dir / REVIEW_FILE, ReviewRecord.model_validate(review.model_dump()))
         return review
@@ -515,10 +434,32 @@ class FinalStage(Stage):
                            seeds=ctx.done["review"].seeds, notes=notes, started=started, finished=now_iso(), seconds=0.0)
 
 
-STAGES: list[Stage] = [DraftStage(), ReviewStage(), RefineStage(), InpaintStage(), UpscaleStage(), FinalStage()]
-STAGE_DIRS = {s.name: s.dir_name for s in STAGES}
-STAGE_BY_NAME = {s.name: s for s in STAGES}
-STAGE_ORDER = [s.name for s in STAGES]
+def clear_stage_dir(out_dir: Path, *patterns: str) -> Path:
+    """Make the stage folder and remove the pictures an earlier run left (they would be mistaken for new ones)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for pattern in patterns:
+            for old in out_dir.glob(pattern):
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        raise WriteError(f"could not prepare the stage folder ({exc.strerror or exc})", where=str(out_dir),
+                         fix="make sure it is a writable folder (not a file), then run again") from exc
+    return out_dir
+
+
+def render_job(ctx: PageContext, stage: str, params: dict[str, Any], out_dir: Path, stem: str) -> RenderResult:
+    """Send one job to the renderer; every image it returns is a file ``out_dir/<stem>_NN.png``."""
+    request = RenderRequest(stage=stage, page=ctx.page, params=params, out_dir=out_dir, filename_stem=stem)
+    result = ctx.renderer.render(request, ctx.progress)
+    if not result.images:
+        raise RunError(f"the {ctx.renderer.name} renderer returned no images for {stage}",
+                       where=f"page {ctx.page} {stage}", fix="check the renderer's log; run again")
+    for image in result.images:
+        path = Path(image.path)
+        if path.resolve().parent != out_dir.resolve() or not path.is_file():
+            raise RunError(f"renderer output {path} is not a file in {out_dir}", where=f"page {ctx.page} {stage}",
+                           fix="the renderer must write out_dir/<stem>_NN.png; report this as a renderer bug")
+    return result
 
 
 def waiting_message(ctx: PageContext, review: ReviewRecord) -> str:
@@ -532,9 +473,18 @@ def rejected_message(review: ReviewRecord) -> str:
     return f"every draft candidate was rejected ({reasons or 'no reasons given'})"
 
 
-def _relative_params(ctx: PageContext, params: dict[str, Any]) -> dict[str, Any]:
+def relative_params(ctx: PageContext, params: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in params.items():
         out[key] = ctx.rel(value) if isinstance(value, Path) else value
     return json.loads(json.dumps(out, default=str))
 
+
+# Inpaint and the loop build on the classes above, so they are imported here, after them.
+from artfarm.pipeline.inpaint_stage import InpaintStage  # noqa: E402
+from artfarm.pipeline.loop_stage import LoopStage  # noqa: E402
+
+STAGES: list[Stage] = [DraftStage(), ReviewStage(), RefineStage(), InpaintStage(), LoopStage(), UpscaleStage(), FinalStage()]
+STAGE_DIRS = {s.name: s.dir_name for s in STAGES}
+STAGE_BY_NAME = {s.name: s for s in STAGES}
+STAGE_ORDER = [s.name for s in STAGES]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from artfarm.book.loader import LoadedBook
 from artfarm.models.renderspec import RenderSpec
@@ -22,6 +22,9 @@ class ReviewContext:
     prompt: CompiledPrompt
     text_placement: str  # top | bottom | left | right | auto: where the layout will put the words
     page_dir: Path
+    # draft: a burst of different compositions; fix: an image and its repaint (alike on purpose, so no
+    # reviewer should drop one as a near-duplicate of the other)
+    purpose: Literal["draft", "fix"] = "draft"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ to the pairwise question in both orders, as in draft review.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +31,7 @@ def compare_fix(reviewer: Reviewer, before: Path, after: Path, ctx: ReviewContex
     """Keep the fix unless it scores worse: rejected where the original was not, lost the pairwise question, or a lower total."""
     pair = [Candidate(index=0, path=Path(before), seed=None, sha256=sha256_file(before)),
             Candidate(index=1, path=Path(after), seed=None, sha256=sha256_file(after))]
-    record = reviewer.review(pair, ctx)
+    record = reviewer.review(pair, dataclasses.replace(ctx, purpose="fix"))
     old, new = (next(c for c in record.candidates if c.index == i) for i in (0, 1))
     comparison = next((c for c in record.comparisons if {c.a, c.b} == {0, 1}), None)
     if new.rejected and not old.rejected:

@@ -48,11 +48,13 @@ class HeuristicReviewer:
 
     def review(self, candidates: list[Candidate], ctx: ReviewContext) -> ReviewRecord:
         palette = [hex_to_rgb(c) for c in ctx.pack.pack.palette.values()]
-        reviews = score_candidates(candidates, palette, ctx.text_placement)
+        reviews = score_candidates(candidates, palette, ctx.text_placement, dedupe=ctx.purpose == "draft")
         return decide(ctx.page, reviews, ReviewerInfo(kind=self.kind, prompt_version=str(HEURISTIC_VERSION)))
 
 
-def score_candidates(candidates: list[Candidate], palette: list[tuple[int, int, int]], placement: str) -> list[CandidateReview]:
+def score_candidates(candidates: list[Candidate], palette: list[tuple[int, int, int]], placement: str, *,
+                     dedupe: bool = True) -> list[CandidateReview]:
+    """Scores and rejections; ``dedupe`` drops near-duplicates (a burst), not wanted when comparing a fix with its original."""
     reviews: list[CandidateReview] = []
     kept_hashes: list[tuple[int, imagehash.ImageHash]] = []
     for cand in candidates:
@@ -66,7 +68,7 @@ def score_candidates(candidates: list[Candidate], palette: list[tuple[int, int, 
             review.rejected, review.reject_reason = True, blank
             reviews.append(review)
             continue
-        duplicate = next(((i, phash - h) for i, h in kept_hashes if phash - h <= DUPLICATE_DISTANCE), None)
+        duplicate = next(((i, phash - h) for i, h in kept_hashes if phash - h <= DUPLICATE_DISTANCE), None) if dedupe else None
         if duplicate:
             review.rejected = True
             review.reject_reason = f"near-duplicate of candidate {duplicate[0]} (phash distance {duplicate[1]})"

@@ -77,12 +77,14 @@ class VlmReviewer:
                                                   lambda first, second: self._prefer(first, second, candidates, ctx, answers, notes),
                                                   near_tie=self.options.near_tie)
         except AnswerUnusable as exc:
-            return self._fall_back(candidates, ctx, f"{exc.what}; the page was reviewed by the fallback reviewer", answers)
+            return self._fall_back(candidates, ctx, f"{exc.what}; the page was reviewed by the fallback reviewer", answers,
+                                   cause="answers")
         except OllamaError as exc:
             if not self.fallback_on_service_error:
+                exc.fix = f"{exc.fix}; or pass --review-fallback heuristic to review with the heuristic reviewer meanwhile"
                 raise
             return self._fall_back(candidates, ctx, f"Ollama failed ({exc.what}); --review-fallback heuristic was given",
-                                   answers)
+                                   answers, cause="service")
         by_index = {r.index: r for r in reviews}
         best = by_index[ranking[0]] if ranking else None
         if comparison is not None and comparison.outcome == "tie":
@@ -189,7 +191,7 @@ class VlmReviewer:
         return first if answer.better == "first" else second
 
     def _fall_back(self, candidates: list[Candidate], ctx: ReviewContext, reason: str,
-                   answers: list[ReviewAnswer]) -> ReviewRecord:
+                   answers: list[ReviewAnswer], *, cause: str) -> ReviewRecord:
         fallback = self._fallback
         if fallback is not None and not isinstance(fallback, Reviewer):
             fallback = fallback()
@@ -197,7 +199,7 @@ class VlmReviewer:
             raise RunError(f"page {ctx.page}: {reason}", where=str(ctx.page_dir),
                            fix="pass --review-fallback heuristic, or choose by hand with `artfarm review --select`")
         record = fallback.review(candidates, ctx)
-        return record.model_copy(update={"fallback": f"vlm ({self.model}): {reason}",
+        return record.model_copy(update={"fallback": f"vlm ({self.model}): {reason}", "fallback_cause": cause,
                                          "answers": answers + record.answers})
 
 

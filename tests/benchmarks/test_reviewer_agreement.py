@@ -34,7 +34,7 @@ def test_constructed_set_is_deterministic_and_labelled(tmp_path):
         assert (a / rel).read_bytes() == (b / rel).read_bytes()
     same = ImageChops.difference(Image.open(a / "images/clean_meadow.png"), Image.open(a / "images/clean_meadow_copy.png"))
     assert same.getbbox() is None  # the duplicate really is one
-    assert {g.name for g in labels.groups} == {"text", "blank", "duplicates", "palette"}
+    assert {g.name for g in labels.groups} == {"text", "blank", "duplicates", "palette", "text_space"}
 
 
 def test_accuracy_per_criterion(tmp_path):
@@ -68,5 +68,18 @@ def test_vlm_is_measured_through_ollama(ollama, capsys):
     import json
 
     report = json.loads(out)
-    assert report["reviewer"] == "vlm" and report["images"] == 11
+    assert report["reviewer"] == "vlm" and report["images"] == 15
     assert report["criteria"]["no_text"]["judged"] == 3 and report["criteria"]["palette"]["judged"] == 0
+
+
+def test_heuristic_has_a_measured_baseline(capsys):
+    """The heuristic answers for text_space with its calm_space score; a busy sky fails it."""
+    code = main(["--reviewer", "heuristic", "--json"])
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["reviewer"] == "heuristic"
+    c = report["criteria"]
+    assert (c["palette"]["judged"], c["text_space"]["judged"], c["rejected"]["judged"]) == (2, 4, 9)
+    assert c["no_text"]["judged"] == 0  # the heuristic cannot see text: not judged, rather than guessed
+    assert not any("busy_sky" in m for m in c["text_space"]["misses"])

@@ -11,8 +11,8 @@ from artfarm.pipeline.engine import RunOptions, render_book, summary_text
 
 def register(subparsers, common) -> None:
     p = subparsers.add_parser("render-book", parents=[common], help="render every page to final art",
-                              description="Take every page through draft, review, refine, inpaint (when needed), upscale and "
-                                          "final. Unchanged stages are skipped; the log says why each stage ran. "
+                              description="Take every page through draft, review, refine, inpaint (when needed), the "
+                                          "self-improving loop (vlm reviewer), upscale and final. Unchanged stages are skipped; the log says why each stage ran. "
                                           "Exit 0 when every page is done or waiting for review; when pages failed: 2 if only "
                                           "their RenderSpecs were bad, 3 if only a service was unreachable, else 1.")
     add_book_argument(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from artfarm.book.loader import load_book
 from artfarm.cli.common import add_book_argument, book_dir_from
 from artfarm.cli.output import emit
-from artfarm.cli.run_flags import add_backend_flags, settings_from_args
+from artfarm.cli.run_flags import add_backend_flags, add_review_flags, settings_from_args
 from artfarm.pipeline.engine import RunOptions, render_book, summary_text
 from artfarm.pipeline.stages import STAGE_ORDER
 
@@ -19,6 +19,7 @@ def register(subparsers, common) -> None:
                    help="redo this stage and every later one, even if cached (earlier stages stay cached)")
     p.add_argument("--force", action="store_true", help="redo every stage of the page (same as --from draft)")
     add_backend_flags(p)
+    add_review_flags(p)
     p.set_defaults(run=run)
 
 

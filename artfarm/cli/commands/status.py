@@ -5,7 +5,7 @@ from __future__ import annotations
 from artfarm.book.loader import load_book
 from artfarm.cli.common import add_book_argument, book_dir_from
 from artfarm.cli.output import emit
-from artfarm.cli.run_flags import add_backend_flags, settings_from_args
+from artfarm.cli.run_flags import add_backend_flags, add_review_flags, settings_from_args
 from artfarm.models.records import BookStatus
 from artfarm.pipeline.engine import book_status
 
@@ -18,6 +18,7 @@ def register(subparsers, common) -> None:
                                           "the renderer and reviewer flags matter because their identity is part of each key.")
     add_book_argument(p)
     add_backend_flags(p)
+    add_review_flags(p)
     p.set_defaults(run=run)
 
 
