@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from artfarm.errors import BadInputError
+from artfarm.images import flatten_rgb
 from artfarm.layout.geometry import Rect, inches
 from artfarm.models.base import StrictModel
 
@@ -98,12 +99,7 @@ def open_rgb(source: ArtSource, book_dir: Path) -> Image.Image:
     assert source.file is not None
     with Image.open(book_dir / source.file) as img:
         img.load()
-        if img.mode in ("RGBA", "LA", "P"):
-            rgba = img.convert("RGBA")
-            paper = Image.new("RGB", rgba.size, (255, 255, 255))
-            paper.paste(rgba, mask=rgba.getchannel("A"))
-            return paper
-        return img.convert("RGB")
+        return flatten_rgb(img)
 
 
 def cropped(img: Image.Image, crop: tuple[float, float, float, float], size: tuple[int, int] | None = None) -> Image.Image:

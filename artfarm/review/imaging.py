@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from artfarm.errors import BadInputError
+from artfarm.images import flatten_rgb
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,7 @@ def open_rgb(path: Path) -> Image.Image:
     try:
         with Image.open(path) as img:
             img.load()
-            if img.mode in ("RGBA", "LA", "P"):
-                rgba = img.convert("RGBA")
-                flat = Image.new("RGB", rgba.size, (255, 255, 255))
-                flat.paste(rgba, mask=rgba.getchannel("A"))
-                return flat
-            return img.convert("RGB")
+            return flatten_rgb(img)
     except (OSError, UnidentifiedImageError) as exc:
         raise BadInputError(f"cannot read image ({exc})", where=str(path),
                             fix="re-render the stage that wrote it, or replace the file with a valid PNG") from exc
