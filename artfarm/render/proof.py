@@ -29,7 +29,7 @@ from artfarm.models.renderspec import RenderSpec
 from artfarm.pipeline.sizes import print_px
 from artfarm.render.base import ModelUse, ProgressEvent, ProgressFn, RenderedImage, RenderRequest, RenderResult, Stage
 
-PROOF_VERSION = 1
+PROOF_VERSION = 2  # bump when the drawing changes: it is part of every proof cache key
 PNG_LEVEL = 1  # fast to write; proofs are big and throwaway
 
 TIME_SKY = {  # (top, bottom) sky colours
@@ -147,6 +147,7 @@ def draw_storyboard(spec: RenderSpec, palette: list[tuple[int, int, int]], names
     cast = spec.characters or []
     fig_h = int(height * FIGURE_HEIGHT[shot])
     font = _font(max(10, height // 28))
+    taken: list[tuple[float, float, float, float]] = []
     for n, who in enumerate(cast):
         x = _figure_x(composition, n, len(cast), width, rng)
         feet = min(height - 4, horizon + int(height * (0.12 + 0.08 * n if composition == "diagonal" else 0.15)))
@@ -154,7 +155,8 @@ def draw_storyboard(spec: RenderSpec, palette: list[tuple[int, int, int]], names
         _figure(draw, x, feet, fig_h, colour)
         label = names.get(who.id, who.id)
         detail = ", ".join(t for t in (who.pose, who.emotion) if t)
-        _label(draw, (x, max(4, feet - fig_h - font.size * 2)), label + (f" ({detail})" if detail else ""), font)
+        taken.append(_label(draw, (x, max(4, feet - fig_h - font.size * 2)), label + (f" ({detail})" if detail else ""),
+                            font, taken))
 
     if angle == "over-the-shoulder":
         draw.ellipse([-width // 5, height // 3, width // 3, height + height // 3], fill=_darker(palette[0], 0.5))
@@ -245,11 +247,22 @@ def _figure(draw: ImageDraw.ImageDraw, x: int, feet: int, height: int, colour: t
                  outline=outline, width=2)
 
 
-def _label(draw: ImageDraw.ImageDraw, at: tuple[int, int], text: str, font: ImageFont.FreeTypeFont) -> None:
+def _label(draw: ImageDraw.ImageDraw, at: tuple[int, int], text: str, font: ImageFont.FreeTypeFont,
+           taken: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+    """A name tag centred over its figure, kept inside the image and moved down past tags already drawn."""
+    limit = draw.im.size[0] - 8
+    while len(text) > 4 and draw.textlength(text, font=font) > limit:
+        text = text[:-2].rstrip(" ,(") + "…"
     width = draw.textlength(text, font=font)
-    x = int(max(4, at[0] - width / 2))
-    draw.rounded_rectangle([x - 4, at[1] - 2, x + width + 4, at[1] + font.size + 4], radius=4, fill=(255, 255, 255))
-    draw.text((x, at[1]), text, fill=(30, 30, 30), font=font)
+    x = int(min(max(4, at[0] - width / 2), limit + 4 - width))
+    y = at[1]
+    box = (x - 4, y - 2, x + width + 4, y + font.size + 4)
+    while any(box[0] < t[2] and t[0] < box[2] and box[1] < t[3] and t[1] < box[3] for t in taken):
+        y = max(t[3] for t in taken if box[0] < t[2] and t[0] < box[2]) + 2
+        box = (x - 4, y - 2, x + width + 4, y + font.size + 4)
+    draw.rounded_rectangle(box, radius=4, fill=(255, 255, 255))
+    draw.text((x, y), text, fill=(30, 30, 30), font=font)
+    return box
 
 
 def _texture(art: Image.Image, seed: int) -> Image.Image:
