@@ -122,3 +122,9 @@ def test_prompt_for_an_invalid_page_prints_its_problems(make_book, capsys):
     book = make_book(specs={1: default_spec(1, characters=[{"id": "wolf"}]), 2: default_spec(2)})
     assert main(["prompt", str(book), "1"]) == 2
     assert "'wolf' is not in bible/characters.yaml" in capsys.readouterr().err
+
+
+def test_an_explicit_count_rule_replaces_the_cast_size_instead_of_contradicting_it():
+    s = spec(characters=[{"id": "bear"}, {"id": "ginger"}], constraints=["exactly three characters"])
+    terms = compile_prompt(s, BIBLE, PACK).positive_terms
+    assert "exactly three characters" in terms and "exactly two characters" not in terms

@@ -221,3 +221,49 @@ def test_broken_palette_file_is_reported(make_book, capsys):
     code, report = findings_of(capsys, book)
     assert any(f["file"] == "bible/palettes/bad.yaml" for f in report["findings"])
     assert code == 2
+
+
+def test_an_invalid_renderspec_still_gets_every_other_check(make_book, capsys):
+    spec = default_spec(1, scenee="typo", scene="", seed="x", characters=[{"id": "ghost"}],
+                        refs={"style": ["bible/nothere.png", "../escape.png"]})
+    code, report = findings_of(capsys, make_book(specs={1: spec, 2: default_spec(2)}))
+    paths = [f["path"] for f in report["findings"] if f["file"] == "pages/0001/renderspec.json"]
+    for expected in ("$.scenee", "$.scene", "$.seed", "$.characters[0].id", "$.refs.style[0]", "$.refs.style[1]"):
+        assert expected in paths
+    assert len(paths) == len(set(paths)), "a problem is reported once"
+    assert code == 2
+
+
+@pytest.mark.parametrize("text,needle", [("title: A\ntitle: B\nauthor: X\nstyle_pack: watercolor_whimsy_v1\n", "'title' appears twice"),
+                                         ("title: A\nauthor: X\nstyle_pack: watercolor_whimsy_v1\npages:\n- page: 1\n  text: a\n  text: b\n",
+                                          "'text' appears twice")])
+def test_a_key_given_twice_in_yaml_is_an_error_not_a_silent_overwrite(make_book, capsys, text, needle):
+    code, report = findings_of(capsys, make_book(book=text))
+    f = next(f for f in report["findings"] if f["file"] == "book.yaml")
+    assert needle in f["message"] and "line" in f["message"]
+    assert code == 2
+
+
+def test_a_key_given_twice_in_json_is_an_error(make_book, capsys):
+    text = json.dumps(default_spec(1))[:-1] + ', "seed": 5}'
+    code, report = findings_of(capsys, make_book(specs={1: text, 2: default_spec(2)}))
+    f = next(f for f in report["findings"] if f["file"] == "pages/0001/renderspec.json")
+    assert "'seed' appears twice" in f["message"]
+    assert code == 2
+
+
+def test_a_count_constraint_that_disagrees_with_the_cast_is_a_warning(make_book, capsys):
+    spec = default_spec(1, characters=[{"id": "bear"}, {"id": "ginger"}], constraints=["exactly one character"])
+    code, report = findings_of(capsys, make_book(specs={1: spec, 2: default_spec(2)}))
+    [f] = report["findings"]
+    assert f["severity"] == "warning" and f["path"] == "$.constraints[0]" and "lists 2" in f["message"]
+    assert code == 0
+
+
+def test_a_page_with_only_warnings_is_still_rendered(make_book):
+    from artfarm.book.loader import load_book
+
+    spec = default_spec(1, constraints=["a sign that says HELLO"])
+    book = load_book(make_book(specs={1: spec, 2: default_spec(2)}))
+    assert sorted(book.specs) == [1, 2]
+    assert [f.severity for f in book.page_findings[1]] == ["warning"]

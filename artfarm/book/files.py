@@ -29,12 +29,15 @@ def read_data(path: Path, *, display: str | None = None) -> Any:
         raise ParseError("file is not UTF-8 text", where=shown, fix="save the file as UTF-8") from exc
     if Path(path).suffix == ".json":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys)
+        except DuplicateKeyError as exc:
+            raise ParseError(f"invalid JSON: key {exc.key!r} appears twice in one object", where=shown,
+                             fix=f"keep one '{exc.key}' (JSON would silently use the last one)") from exc
         except json.JSONDecodeError as exc:
             raise ParseError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=shown,
                              fix="fix the JSON syntax at that line (a missing comma or quote is the usual cause)") from exc
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -42,6 +45,43 @@ def read_data(path: Path, *, display: str | None = None) -> Any:
                          fix="fix the YAML at that line (indentation and unquoted ':' are the usual causes)") from exc
     except yaml.YAMLError as exc:
         raise ParseError(f"invalid YAML: {exc}", where=shown, fix="fix the YAML syntax") from exc
+
+
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last, silently)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            if key in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping (first at line {first_line[key]})",
+                    key_node.start_mark)
+            first_line[key] = key_node.start_mark.line + 1
+        except TypeError:  # an unhashable key: let the normal constructor report it
+            break
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def load_model(path: Path, model: type[M], *, display: str | None = None) -> tuple[M | None, list[Finding]]:

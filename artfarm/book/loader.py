@@ -9,17 +9,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
-from artfarm.book.files import load_model
+from artfarm.book.files import load_model, read_data, validate_data
 from artfarm.book.paths import book_id_of, page_dir, page_dir_name, resolve_inside
-from artfarm.errors import BadInputError, PathEscapeError, ValidationFailed
+from artfarm.errors import BadInputError, ParseError, PathEscapeError, ValidationFailed
 from artfarm.findings import Finding
 from artfarm import stylepacks
 from artfarm.models.book import Book, PageEntry
 from artfarm.models.characters import CharacterBible
 from artfarm.models.palette import Palette
 from artfarm.models.renderspec import RenderSpec
-from artfarm.prompts.compile import constraint_terms
+from artfarm.prompts.compile import constraint_count, constraint_terms
 from artfarm.stylepacks import LoadedStylePack
 
 PAGE_FOLDER = re.compile(r"^\d{4}$")
@@ -134,7 +136,7 @@ def inspect_book(book_dir: Path) -> tuple[LoadedBook | None, list[Finding]]:
             continue
         number = int(folder.name)
         spec, problems = _check_spec(root, book_id, number, characters, book, pack)
-        if spec is not None and not problems:
+        if spec is not None and not any(f.severity == "error" for f in problems):
             specs[number] = spec
         if problems:
             page_findings[number] = problems
@@ -214,24 +216,60 @@ def _check_spec(root: Path, book_id: str, number: int, bible: CharacterBible, bo
             return None, []
         return None, [Finding(file=rel, message="RenderSpec file is missing",
                               fix=f"write {rel}, or delete the empty folder pages/{page_dir_name(number)}")]
-    spec, problems = load_model(path, RenderSpec, display=rel)
-    if spec is None:
+    try:
+        raw = read_data(path, display=rel)
+    except ParseError as exc:
+        return None, [Finding(file=rel, message=exc.what, fix=exc.fix)]
+    spec, problems = validate_data(raw, RenderSpec, display=rel)
+    view = spec if spec is not None else _lenient_view(raw)
+    if view is None:
         return None, problems
+    flagged = {f.path for f in problems}
+    return spec, problems + [f for f in _check_spec_meaning(root, rel, book_id, number, bible, view, pack)
+                             if f.path not in flagged]
+
+
+def _lenient_view(raw: Any) -> SimpleNamespace | None:
+    """The parts of an invalid RenderSpec that are well-typed, so its other problems are reported in the
+    same pass (every problem at once); ill-typed parts are None and skipped."""
+    if not isinstance(raw, dict):
+        return None
+
+    def typed(value: Any, kind: type) -> Any:
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+    def strings(value: Any) -> list[str | None]:
+        return [typed(v, str) for v in value] if isinstance(value, list) else []
+
+    refs = raw.get("refs") if isinstance(raw.get("refs"), dict) else {}
+    cast = raw.get("characters") if isinstance(raw.get("characters"), list) else []
+    by_char = refs.get("characters") if isinstance(refs.get("characters"), dict) else {}
+    return SimpleNamespace(
+        page=typed(raw.get("page"), int), book_id=typed(raw.get("book_id"), str), intent=typed(raw.get("intent"), str),
+        style_pack=typed(raw.get("style_pack"), str), constraints=strings(raw.get("constraints")),
+        characters=[SimpleNamespace(id=typed(c.get("id"), str) if isinstance(c, dict) else None) for c in cast],
+        refs=SimpleNamespace(style=strings(refs.get("style")), characters={k: strings(v) for k, v in by_char.items()}))
+
+
+def _check_spec_meaning(root: Path, rel: str, book_id: str, number: int, bible: CharacterBible, spec: Any,
+                        pack) -> list[Finding]:
+    """What a schema cannot check: agreement with the folder, the bible, the style packs and the files."""
     out: list[Finding] = []
-    if spec.page != number:
+    if spec.page is not None and spec.page != number:
         out.append(Finding(file=rel, path="$.page", message=f"page is {spec.page} but the folder is for page {number}",
                            fix=f"set \"page\": {number}, or move the file to pages/{page_dir_name(spec.page)}/"))
-    if spec.book_id != book_id:
+    if spec.book_id is not None and spec.book_id != book_id:
         out.append(Finding(file=rel, path="$.book_id", message=f"book_id is '{spec.book_id}' but the book folder is '{book_id}'",
                            fix=f"set \"book_id\": \"{book_id}\""))
-    if (spec.intent == "cover") != (number == 0):
+    if spec.intent is not None and (spec.intent == "cover") != (number == 0):
         out.append(Finding(file=rel, path="$.intent",
                            message="the cover is page 0 and only page 0 has intent 'cover'",
                            fix="use intent 'cover' in pages/0000 only, 'illustration' or 'spot' elsewhere"))
-    out += pack(spec.style_pack, rel)
+    if spec.style_pack is not None:
+        out += pack(spec.style_pack, rel)
     known = bible.by_id()
     for i, cast in enumerate(spec.characters):
-        if cast.id not in known:
+        if cast.id is not None and cast.id not in known:
             out.append(Finding(file=rel, path=f"$.characters[{i}].id", message=f"character '{cast.id}' is not in bible/characters.yaml",
                                fix=f"use one of: {', '.join(sorted(known)) or 'none defined'}; or add '{cast.id}' to the bible"))
     out += _check_paths(root, rel, "$.refs.style", spec.refs.style)
@@ -242,16 +280,26 @@ def _check_spec(root: Path, book_id: str, number: int, bible: CharacterBible, bo
                                fix="use a character id from the bible"))
         out += _check_paths(root, rel, f"$.refs.characters[{char_id!r}]", paths)
     for i, rule in enumerate(spec.constraints):
-        if not constraint_terms(rule)[2]:
+        if rule is not None and not constraint_terms(rule)[2]:
             out.append(Finding(severity="warning", file=rel, path=f"$.constraints[{i}]",
                                message=f"constraint {rule!r} mentions text but is not a 'no ...' rule, so it is left out of the prompt",
                                fix="text is laid out in the PDF, never drawn; write 'no text' or 'calm space at the top'"))
-    return spec, out
+    cast_size = len(spec.characters)
+    for i, rule in enumerate(spec.constraints):
+        count = constraint_count(rule) if rule is not None else None
+        if count is not None and cast_size and count != cast_size:
+            out.append(Finding(severity="warning", file=rel, path=f"$.constraints[{i}]",
+                               message=f"constraint {rule!r} asks for {count} character(s) but the scene lists {cast_size}",
+                               fix="make them agree: list every character in `characters`, or change the constraint "
+                                   "(the constraint's count is the one the prompt uses)"))
+    return out
 
 
 def _check_paths(root: Path, file: str, json_path: str, paths: list[str]) -> list[Finding]:
     out = []
     for i, rel in enumerate(paths):
+        if rel is None:
+            continue
         where = f"{json_path}[{i}]"
         try:
             resolved = resolve_inside(root, rel, what="reference")

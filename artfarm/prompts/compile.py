@@ -59,8 +59,8 @@ def compile_prompt(spec: RenderSpec, bible: CharacterBible, pack: StylePack) -> 
         described = f"{who.name}, {who.look}" if who else cast.id
         details = ", ".join(x for x in (cast.pose, cast.emotion) if x.strip())
         positive.append(f"{described}, {details}" if details else described)
-    if spec.characters:
-        positive.append(_count_phrase(len(spec.characters)))
+    if spec.characters and not any(constraint_count(rule) is not None for rule in spec.constraints):
+        positive.append(_count_phrase(len(spec.characters)))  # an explicit count rule speaks instead
     positive += [SHOT_WORDS[spec.camera.shot], ANGLE_WORDS[spec.camera.angle]]
     if spec.camera.lens.strip():
         positive.append(f"{spec.camera.lens} lens")
@@ -87,9 +87,7 @@ def constraint_terms(rule: str) -> tuple[list[str], list[str], bool]:
     text = rule.strip().rstrip(".")
     if not text:
         return [], [], True
-    if count := COUNT_RULE.match(text):
-        raw = count[1].lower()
-        n = int(raw) if raw.isdigit() else WORD_NUMBERS[raw]
+    if (n := constraint_count(text)) is not None:
         return [_count_phrase(n)], ["crowd", "extra characters"], True
     if negated := NEGATION.match(text):
         subject = negated[1]
@@ -103,6 +101,15 @@ def constraint_terms(rule: str) -> tuple[list[str], list[str], bool]:
     if TEXT_WORDS.search(text):
         return [], [], False
     return [text], [], True
+
+
+def constraint_count(rule: str) -> int | None:
+    """The number of characters a rule like 'exactly two characters' asks for, else None."""
+    count = COUNT_RULE.match(rule.strip().rstrip("."))
+    if not count:
+        return None
+    raw = count[1].lower()
+    return int(raw) if raw.isdigit() else WORD_NUMBERS[raw]
 
 
 def _count_phrase(n: int) -> str:
