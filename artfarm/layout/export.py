@@ -29,7 +29,7 @@ from artfarm.layout import draw
 from artfarm.layout.art import ArtSource, PlaceholderSpec, encode_jpeg, probe
 from artfarm.layout.errors import MissingArtError, PreflightFailed
 from artfarm.layout.fonts import load_fonts
-from artfarm.layout.geometry import cover, interior_page, inches
+from artfarm.layout.geometry import cover, interior_page, inches, print_page_count
 from artfarm.layout.pdfstream import SlotTable, splice
 from artfarm.layout.placeholder import PLACEHOLDER_PPI
 from artfarm.layout.coverplan import CoverPlan, plan_cover
@@ -40,7 +40,7 @@ from artfarm.models.base import StrictModel
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-LAYOUT_VERSION = 1  # bump when a change to this package changes the PDFs it writes
+LAYOUT_VERSION = 2  # bump when a change to this package changes the PDFs it writes
 RECORD = "layout/layout.json"
 PRINT_JPEG_QUALITY = 95
 WEB_PPI = 150.0
@@ -62,6 +62,7 @@ class LayoutRecord(StrictModel):
     key_inputs: dict
     outputs: list[OutputFile]
     pages: list[PagePlan]
+    padded_blank_pages: int = 0  # blank pages added at the end of pages.pdf to make the count even
     cover: CoverPlan
     preflight: list[Finding]
     started: str
@@ -76,6 +77,7 @@ class ExportReport(StrictModel):
     cached: bool
     reason: str
     interior_pages: int
+    padded_blank_pages: int = 0
     cover_width_in: float
     cover_height_in: float
     spine_width_in: float
@@ -120,6 +122,7 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
                               + "; ".join(f.message for f in errors), where=str(loaded.root),
                               fix="; ".join(sorted({f.fix for f in errors if f.fix})), findings=findings)
 
+    book_pages = [p for p in pages if not p.blank]  # the web PDF is read on screens: no padding page
     targets = {"interior": "layout/pages.pdf", "cover": "layout/cover.pdf", "web": f"exports/web/{loaded.id}.pdf"}
     meta = dict(title=book.title, author=book.author, subject=book.subtitle or book.title, lang=book.language,
                 font=fonts.regular.name)
@@ -129,11 +132,12 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
             "interior": _write(files["interior"], meta, loaded.root, lambda c, s: [draw.interior_page(c, s, p, "print") for p in pages]),
             "cover": _write(files["cover"], meta, loaded.root, lambda c, s: draw.cover_sheet(c, s, cover_plan, fonts)),
             "web": _write(files["web"], meta, loaded.root, lambda c, s: (draw.front_cover_page(c, s, cover_plan),
-                                                                       [draw.interior_page(c, s, p, "web") for p in pages])),
+                                                                       [draw.interior_page(c, s, p, "web") for p in book_pages])),
         }
     outputs = [OutputFile(file=rel, sha256=sha256_file(loaded.root / rel), bytes=(loaded.root / rel).stat().st_size,
                           pages=counts[name]) for name, rel in targets.items()]
-    record = LayoutRecord(cache_key=cache_key, key_inputs=key_inputs, outputs=outputs, pages=pages, cover=cover_plan,
+    record = LayoutRecord(cache_key=cache_key, key_inputs=key_inputs, outputs=outputs, pages=pages,
+                          padded_blank_pages=sum(p.blank for p in pages), cover=cover_plan,
                           preflight=findings, started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3))
     atomic_write_json(loaded.root / RECORD, record)
     return _report(loaded.id, record, cached=False, reason=reason, seconds=time.perf_counter() - t0)
@@ -178,7 +182,7 @@ def _art_sources(loaded: LoadedBook, placeholders: bool) -> dict[int, ArtSource]
     book = loaded.book
     continuations = book.spread_continuations()
     needed = [0] + [e.page for e in sorted(book.pages, key=lambda e: e.page) if e.page not in continuations]
-    count = len(book.pages)
+    count = print_page_count(len(book.pages))
     sources, missing = {}, []
     for page in needed:
         rel = final_art_rel(page)
@@ -253,6 +257,7 @@ def _cache_miss_reason(record: LayoutRecord | None, cache_key: str, key_inputs: 
 def _report(book_id: str, record: LayoutRecord, *, cached: bool, reason: str, seconds: float) -> ExportReport:
     findings = record.preflight
     return ExportReport(book=book_id, cached=cached, reason=reason, interior_pages=len(record.pages),
+                        padded_blank_pages=record.padded_blank_pages,
                         cover_width_in=record.cover.width_in, cover_height_in=record.cover.height_in,
                         spine_width_in=record.cover.spine_width_in, spine_text=record.cover.spine_text is not None,
                         outputs=record.outputs, errors=sum(f.severity == "error" for f in findings),

@@ -95,6 +95,11 @@ def interior_page(trim_w_in: float, trim_h_in: float, bleed_in: float, position:
     return PageGeometry(side=side, media=media, trim=trim, safe=trim.inset(left, outside, right, outside))
 
 
+def print_page_count(page_count: int) -> int:
+    """Printed books have an even page count; an odd interior gets one blank page at the end."""
+    return page_count + page_count % 2
+
+
 def spine_width_in(page_count: int, paper: str) -> float:
     return page_count * PAPER_THICKNESS_IN[paper]
 

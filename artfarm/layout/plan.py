@@ -18,7 +18,7 @@ from artfarm.layout.art import ArtPlacement, ArtSource, crop_to_fill, split_crop
 from artfarm.layout.autoplace import PanelChoice
 from artfarm.layout.errors import TextOverflowError
 from artfarm.layout.fonts import FontFace, FontSet
-from artfarm.layout.geometry import Rect, interior_page, pt
+from artfarm.layout.geometry import Rect, interior_page, print_page_count, pt
 from artfarm.layout.textfit import FittedText, Overflow, fit_text
 from artfarm.models.base import StrictModel
 from artfarm.models.book import Book, PageEntry
@@ -54,6 +54,7 @@ class PagePlan(StrictModel):
     spread: Literal["", "left", "right"] = ""
     art: ArtPlacement | None = None
     text: TextLayout | None = None
+    blank: bool = False  # padding added so the print interior has an even page count (print PDF only)
 
 
 @dataclass
@@ -126,9 +127,10 @@ def sampler(thumb: Image.Image, rect: Rect):
 
 
 def plan_interior(ctx: PlanContext) -> list[PagePlan]:
+    """The book's pages in print order, then a blank page when their count is odd (print services need even)."""
     layout = ctx.book.layout
     entries = sorted(ctx.book.pages, key=lambda e: e.page)
-    count = len(entries)
+    count = print_page_count(len(entries))
     spread_of = {e.page + 1: e for e in entries if e.spread}
     plans = []
     for position, entry in enumerate(entries, start=1):
@@ -152,6 +154,10 @@ def plan_interior(ctx: PlanContext) -> list[PagePlan]:
         if entry.text.strip():
             plan.text = _page_text(ctx, entry, plan, placement, frame, text_region)
         plans.append(plan)
+    for position in range(len(entries) + 1, count + 1):
+        geo = interior_page(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, position, count)
+        plans.append(PagePlan(page=plans[-1].page + 1, position=position, side=geo.side, media=geo.media,
+                              trim=geo.trim, safe=geo.safe, blank=True))
     return plans
 
 

@@ -41,18 +41,20 @@ def preflight(pages: list[PagePlan], cover: CoverPlan, book_id: str) -> list[Fin
         if found:
             findings.append(found)
     count = len(pages)
-    if count % 2:
+    blanks = sum(p.blank for p in pages)
+    if blanks:
         findings.append(Finding(severity="warning", file="book.yaml", path="$.pages",
-                                message=f"the interior has {count} pages; print books have an even page count",
-                                fix="add a page (or the print service will add a blank one at the end)"))
+                                message=f"the book has {count - blanks} pages; added {blanks} blank page at the end "
+                                        "so the page count is even (print books need an even count)",
+                                fix="add a page of your own (a dedication, an endpaper) to end on it instead"))
     if count < MIN_PAGES:
         findings.append(Finding(severity="warning", file="book.yaml", path="$.pages",
                                 message=f"the interior has {count} pages; many print services need at least {MIN_PAGES}",
                                 fix=f"add pages up to {MIN_PAGES} (endpapers, a dedication, blank pages count)"))
-    numbers = [p.page for p in pages]
-    if numbers != list(range(1, count + 1)):
+    numbers = [p.page for p in pages if not p.blank]
+    if numbers != list(range(1, len(numbers) + 1)):
         findings.append(Finding(severity="warning", file="book.yaml", path="$.pages",
-                                message=f"page numbers are not 1..{count} in order ({_brief(numbers)}); pages are printed in "
+                                message=f"page numbers are not 1..{len(numbers)} in order ({_brief(numbers)}); pages are printed in "
                                         "this order and page 1 is a right-hand page",
                                 fix="number the pages 1, 2, 3, ... without gaps"))
     return findings

@@ -15,6 +15,10 @@ from artfarm.layout.fonts import load_fonts
 from tests.layout.conftest import art_array, render_png, save_art
 
 IN = 72.0
+# A 4x4 in page with 0.125 in bleed on the outside edge; page 1 is a right-hand page.
+RIGHT_PAGE = {"mediabox": (0, 0, 4.125, 4.25), "bleedbox": (0, 0, 4.125, 4.25), "trimbox": (0, 0.125, 4.0, 4.125),
+              "cropbox": (0, 0, 4.125, 4.25)}
+LEFT_PAGE = dict(RIGHT_PAGE, trimbox=(0.125, 0.125, 4.125, 4.125))
 
 
 def export(book_dir: Path, *flags: str, capsys=None) -> tuple[int, str]:
@@ -54,10 +58,7 @@ def test_interior_has_bleed_on_the_outside_edge_and_every_box(layout_book, capsy
     assert code == 0, out
     reader = PdfReader(book / "layout/pages.pdf")
     assert len(reader.pages) == 4
-    right = {"mediabox": (0, 0, 4.125, 4.25), "bleedbox": (0, 0, 4.125, 4.25), "trimbox": (0, 0.125, 4.0, 4.125),
-             "cropbox": (0, 0, 4.125, 4.25)}
-    left = dict(right, trimbox=(0.125, 0.125, 4.125, 4.125))
-    assert [boxes_in(p) for p in reader.pages] == [right, left, right, left]
+    assert [boxes_in(p) for p in reader.pages] == [RIGHT_PAGE, LEFT_PAGE, RIGHT_PAGE, LEFT_PAGE]
     assert "interior pages" in out and "preflight" in out
 
 
@@ -142,10 +143,47 @@ def test_odd_and_short_books_are_warned_and_low_resolution_art_names_the_page(la
     assert code == 0, out
     report = ExportReport.model_validate_json(out)
     messages = [f.message for f in report.preflight if f.severity == "warning"]
-    assert any("3 pages; print books have an even page count" in m for m in messages)
+    assert any("3 pages; added 1 blank page at the end so the page count is even" in m for m in messages)
     assert any("at least 24" in m for m in messages)
     assert any(m.startswith("page 2: art is 235 ppi") for m in messages)
     assert report.errors == 0
+
+
+def test_an_odd_book_gets_one_blank_final_page_and_a_cover_for_the_even_count(layout_book, capsys):
+    book = layout_book(pages=3)
+    report = ExportReport.model_validate_json(export_ok(book, capsys, "--json"))
+    reader = PdfReader(book / "layout/pages.pdf")
+    assert len(reader.pages) == 4 == report.interior_pages and report.padded_blank_pages == 1
+    assert [boxes_in(p) for p in reader.pages] == [RIGHT_PAGE, LEFT_PAGE, RIGHT_PAGE, LEFT_PAGE]
+    last = reader.pages[-1]
+    assert last.extract_text().strip() == "" and list(last.images) == []
+    assert all(list(p.images) for p in reader.pages[:3])
+    spine = 4 * 0.002252  # white paper, the padded count
+    cover = PdfReader(book / "layout/cover.pdf").pages[0]
+    assert boxes_in(cover)["mediabox"] == (0, 0, round(2 * 0.125 + 2 * 4 + spine, 3), 4.25)
+    assert report.spine_width_in == pytest.approx(spine)
+    record = LayoutRecord.model_validate_json((book / "layout/layout.json").read_bytes())
+    assert record.padded_blank_pages == 1 and record.pages[-1].blank and record.cover.page_count == 4
+    assert [o.pages for o in record.outputs] == [4, 1, 4]  # the web PDF: front cover and the 3 book pages
+    web = PdfReader(book / "exports/web/testbook.pdf")
+    assert [p.extract_text() for p in web.pages[1:]] == [p.extract_text() for p in reader.pages[:3]]
+
+
+def test_the_padding_page_is_paper_white(layout_book, tmp_path, capsys):
+    book = layout_book(pages=1)
+    export_ok(book, capsys)
+    img = render_png(book / "layout/pages.pdf", tmp_path / "blank", dpi=18, page=2)
+    assert img.getextrema() == ((255, 255), (255, 255), (255, 255))  # nothing printed on it
+
+
+def test_an_even_book_is_not_padded(layout_book, capsys):
+    book = layout_book(pages=4)
+    report = ExportReport.model_validate_json(export_ok(book, capsys, "--json"))
+    assert report.interior_pages == 4 and report.padded_blank_pages == 0
+    assert not any("blank page" in f.message for f in report.preflight)
+    reader = PdfReader(book / "layout/pages.pdf")
+    assert len(reader.pages) == 4 and all(list(p.images) for p in reader.pages)
+    assert report.spine_width_in == pytest.approx(4 * 0.002252)
 
 
 def test_art_under_200_ppi_is_an_error_and_nothing_is_written(layout_book, capsys):

@@ -24,7 +24,8 @@ def run(args) -> int:
     report = export_pdf(book_dir_from(args), placeholders=args.placeholders, force=args.force)
     lines = [f.render() for f in report.preflight]
     state = "cached, nothing to do" if report.cached else report.reason
-    lines.append(f"{report.book}: {report.interior_pages} interior pages, cover {report.cover_width_in:.3f} x "
+    lines.append(f"{report.book}: {report.interior_pages} interior pages"
+                 f"{f' ({report.padded_blank_pages} blank added)' if report.padded_blank_pages else ''}, cover {report.cover_width_in:.3f} x "
                  f"{report.cover_height_in:.3f} in (spine {report.spine_width_in:.3f} in"
                  f"{', with text' if report.spine_text else ', no text'}); {state}")
     lines += [f"  {o.file}  {o.pages} page(s), {o.bytes / 1e6:.1f} MB" for o in report.outputs]
