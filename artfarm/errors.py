@@ -11,6 +11,7 @@ next. The CLI maps the class to an exit code and prints ``str(error)``; nothing 
     │   └── ValidationFailed     a book has findings (carries them all)
     ├── ServiceError             exit 3: ComfyUI or Ollama unreachable or refusing
     ├── RunError                 exit 1: a stage or page failed while running
+    │   └── Interrupted          a job was stopped (Ctrl-C, or /interrupt on the server)
     ├── LockHeldError            exit 1: another run holds the book's lock
     └── WriteError               exit 1: a file could not be written (disk full, permissions)
 
@@ -81,6 +82,10 @@ class ServiceError(ArtfarmError):
 
 class RunError(ArtfarmError):
     exit_code = 1
+
+
+class Interrupted(RunError):
+    """A job stopped before it finished because it was asked to (Ctrl-C, or someone interrupted the server)."""
 
 
 class LockHeldError(ArtfarmError):

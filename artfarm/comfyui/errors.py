@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from artfarm import errors
 from artfarm.errors import RunError, ServiceError
 
 
@@ -88,5 +89,5 @@ class OutOfMemory(ExecutionFailed):
     pass
 
 
-class Interrupted(RunError):
-    pass
+class Interrupted(errors.Interrupted):
+    """ComfyUI stopped the run (our /interrupt, or another client's)."""

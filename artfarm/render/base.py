@@ -84,5 +84,11 @@ class Renderer(Protocol):
     def render(self, request: RenderRequest, progress: ProgressFn | None = None) -> RenderResult:
         """Run one job to completion; raise an ArtfarmError subclass on failure."""
 
+    def cancel(self) -> None:
+        """Stop the jobs in flight as soon as possible (ComfyUI: POST /interrupt for them).
+
+        Called from another thread when the user presses Ctrl-C; each render() in flight then
+        raises ``artfarm.errors.Interrupted`` instead of returning."""
+
     def close(self) -> None:
         """Release connections."""
