@@ -152,3 +152,20 @@ def test_the_next_pages_draft_is_queued_while_a_page_is_reviewed(make_book):
     summary, renderer = run(book, jobs=2, renderer=lambda b: Watching(b), reviewer=SlowToDecide())
     assert summary.done == 3
     assert renderer.calls.index((3, "draft")) < renderer.calls.index((1, "refine"))
+
+
+def test_a_cancelled_proof_renderer_stops_its_jobs(make_book, tmp_path):
+    import pytest
+
+    from artfarm.book.loader import load_book
+    from artfarm.errors import Interrupted
+    from artfarm.render.base import RenderRequest
+    from artfarm.render.proof import ProofRenderer
+
+    renderer = ProofRenderer(load_book(make_book()))
+    request = RenderRequest(stage="draft", page=1, params={"seed": 1, "batch": 2, "width": 64, "height": 64},
+                            out_dir=tmp_path, filename_stem="draft")
+    assert len(renderer.render(request).images) == 2
+    renderer.cancel()
+    with pytest.raises(Interrupted):
+        renderer.render(request)

@@ -15,6 +15,7 @@ import colorsys
 import io
 import random
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from artfarm.colours import hex_to_rgb
 from artfarm.book.loader import LoadedBook
 from artfarm.fsio import atomic_write_bytes
-from artfarm.errors import BadInputError, RunError
+from artfarm.errors import BadInputError, Interrupted, RunError
 from artfarm.models.renderspec import RenderSpec
 from artfarm.pipeline.sizes import print_px
 from artfarm.render.base import ModelUse, ProgressEvent, ProgressFn, RenderedImage, RenderRequest, RenderResult, Stage
@@ -54,12 +55,21 @@ def create(settings: Any, book: LoadedBook) -> "ProofRenderer":
 
 
 class ProofRenderer:
-    """Renderer seam implementation; thread-safe (no shared mutable state)."""
+    """Renderer seam implementation; thread-safe (the only shared state is the cancel flag)."""
 
     name = "proof"
 
     def __init__(self, book: LoadedBook):
         self.book = book
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+
+    def _stop_if_cancelled(self, request: RenderRequest) -> None:
+        if self._cancelled.is_set():
+            raise Interrupted(f"page {request.page} {request.stage} stopped on request", where="proof renderer",
+                              fix="run the same command again to continue; finished stages are kept")
 
     def identity(self, stage: Stage) -> dict[str, Any]:
         return {"name": self.name, "version": PROOF_VERSION, "stage": stage}
@@ -77,12 +87,14 @@ class ProofRenderer:
         if request.stage == "draft":
             count = int(params.get("batch", 1))
             for index in range(count):
+                self._stop_if_cancelled(request)
                 seed = int(params["seed"]) + index
                 art = draw_storyboard(spec, self._palette(spec), self._names(), (int(params["width"]), int(params["height"])),
                                       seed, index)
                 images.append(self._save(art, request, index, seed))
                 _tell(progress, request, index + 1, count)
         else:
+            self._stop_if_cancelled(request)
             source = _open(params, "image", request)
             if request.stage == "refine":
                 art = refine(source, (int(params["width"]), int(params["height"])), float(params.get("denoise", 0.35)))
