@@ -13,7 +13,6 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from artfarm.errors import LockHeldError, WriteError
-from artfarm.fsio import atomic_write_json
 from artfarm.models.records import LockInfo
 from artfarm.pipeline.records import now_iso
 
@@ -35,7 +34,7 @@ def pid_alive(pid: int) -> bool:
 
 
 class BookLock:
-    """Context manager. ``O_EXCL`` creation decides races; a stale lock is replaced atomically."""
+    """Context manager. ``O_EXCL`` creation decides races; a stale lock is renamed aside, then created anew."""
 
     def __init__(self, book_dir: Path, command: str | None = None):
         self.path = Path(book_dir) / LOCK_NAME
@@ -52,11 +51,22 @@ class BookLock:
             return None
 
     def acquire(self) -> None:
-        for _ in range(3):
+        aside: list[Path] = []
+        try:
+            self._acquire(aside)
+        finally:  # only now: while a stale lock set aside exists, no new file can reuse its inode
+            for path in aside:
+                path.unlink(missing_ok=True)
+
+    def _acquire(self, aside: list[Path]) -> None:
+        for _ in range(5):
             if self._create():
                 self.held = True
                 return
-            holder = self.holder()
+            seen = self._read_open()
+            if seen is None:
+                continue  # released between our create and our read: try again
+            holder, seen_file = seen
             if holder is None and self._age() < FRESH_SECONDS:
                 raise LockHeldError("book is being locked by another run right now", where=str(self.path),
                                     fix="wait for that run to finish, then run again")
@@ -68,12 +78,52 @@ class BookLock:
                     fix="wait for that run to finish; if it is gone (another machine crashed), delete the lock file")
             why = "unreadable" if holder is None else f"left by pid {holder.pid}, which is no longer running"
             log.warning("%s: taking over a stale lock (%s)", self.path, why)
-            atomic_write_json(self.path, self.info)
-            if self.holder() == self.info:
-                self.held = True
-                return
+            aside += self._set_aside(seen_file)
         raise LockHeldError("could not take the book lock (another run keeps taking it)", where=str(self.path),
                             fix="make sure only one artfarm run works on this book, then run again")
+
+    def _read_open(self) -> tuple[LockInfo | None, tuple[int, bytes]] | None:
+        """The holder (None if unreadable) and the file read (inode, content); None if there is no lock."""
+        try:
+            with open(self.path, "rb") as fh:
+                inode = os.fstat(fh.fileno()).st_ino
+                data = fh.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise WriteError(f"could not read the book lock ({exc.strerror or exc})", where=str(self.path),
+                             fix="make the lock file readable, or delete it if no run is working on the book") from exc
+        try:
+            return LockInfo.model_validate_json(data), (inode, data)
+        except (ValidationError, ValueError):
+            return None, (inode, data)
+
+    def _set_aside(self, stale: tuple[int, bytes]) -> list[Path]:
+        """Move the stale lock out of the way so the next O_EXCL create decides who takes over.
+
+        Only the first rename of that file succeeds. A run that judged the same stale lock but
+        renames later moves the winner's new lock instead: it sees another file and puts the
+        lock back (``link`` never overwrites), so the winner keeps it. Returns the file to delete
+        once the lock is decided."""
+        aside = self.path.with_name(f"{self.path.name}.stale.{os.getpid()}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return []  # another run moved it first
+        except OSError as exc:
+            raise WriteError(f"could not move a stale book lock aside ({exc.strerror or exc})", where=str(self.path),
+                             fix="make the book folder writable, or delete the lock file, then run again") from exc
+        try:
+            if (os.stat(aside).st_ino, aside.read_bytes()) == stale:
+                return [aside]
+        except OSError:
+            pass
+        try:
+            os.link(aside, self.path)
+        except FileExistsError:
+            pass
+        aside.unlink(missing_ok=True)
+        return []
 
     def _age(self) -> float:
         try:
