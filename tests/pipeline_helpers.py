@@ -67,6 +67,9 @@ class RecordingRenderer:
             raise RunError(f"renderer refused the {request.stage} job", where="test renderer", fix="none")
         return self.inner.render(request, progress)
 
+    def cancel(self) -> None:
+        self.inner.cancel()
+
     def close(self) -> None:
         pass
 

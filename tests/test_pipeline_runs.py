@@ -169,3 +169,32 @@ def test_a_cancelled_proof_renderer_stops_its_jobs(make_book, tmp_path):
     renderer.cancel()
     with pytest.raises(Interrupted):
         renderer.render(request)
+
+
+def test_an_interrupted_job_leaves_no_failed_record_so_the_next_run_resumes(make_book, caplog):
+    from artfarm.errors import Interrupted
+
+    class InterruptedAtRefine(RecordingRenderer):
+        def render(self, request, progress=None):
+            if request.stage == "refine":
+                raise Interrupted("the job was interrupted on the server", where="test renderer")
+            return super().render(request, progress)
+
+    book = write_small_book(make_book, pages=1)
+    summary, _ = run(book, renderer=lambda b: InterruptedAtRefine(b))
+    assert summary.pages[0].status == "failed" and "interrupted on the server" in summary.pages[0].error
+    assert not (book / "pages/0001/refine/stage.json").exists()
+    caplog.set_level(logging.INFO, logger="artfarm.pipeline")
+    summary, renderer = run(book)
+    assert summary.pages[0].status == "done" and renderer.calls == [(1, "refine"), (1, "upscale")]
+    assert "page 1 refine: running (not run yet)" in caplog.text and "previous attempt failed" not in caplog.text
+
+
+def test_without_keep_going_a_bad_renderspec_fails_alone(make_book):
+    bad = small_spec(2)
+    bad["camera"]["shot"] = "sideways"
+    book = write_small_book(make_book, pages=3, specs={1: small_spec(1), 2: bad, 3: small_spec(3)})
+    summary, _ = run(book, jobs=1)
+    assert {p.page: p.status for p in summary.pages} == {1: "done", 2: "failed", 3: "done"}
+    assert "$.camera.shot" in summary.pages[1].error
+    assert summary.exit_code == 2

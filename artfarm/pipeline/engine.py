@@ -3,8 +3,12 @@
 Pages are independent: each worker takes the next page and walks it through every stage,
 so while one page is being reviewed another page's job is already with the renderer.
 ``jobs`` workers run at once (default: one per renderer slot plus one, so the renderer
-always has a job waiting). A failed page stops the run unless ``keep_going``; the failed
+always has a job waiting). A page that fails while rendering stops the run unless
+``keep_going``; a page whose inputs are bad (an invalid RenderSpec) fails alone. The failed
 page's later stages are always skipped.
+
+Ctrl-C cancels the renderer's jobs in flight and waits for every worker to return before the
+lock is released, so nothing is written into the book after the run has ended.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
 from artfarm.book.loader import LoadedBook
-from artfarm.errors import ArtfarmError, BadInputError, RunError
+from artfarm.errors import ArtfarmError, BadInputError, Interrupted, RunError
 from artfarm.models.records import BookStatus, PageResult, PageStatusRow, RunSummary, StageOutcome
 from artfarm.pipeline.lock import BookLock
 from artfarm.pipeline.progress import Reporter
@@ -51,8 +55,11 @@ def default_jobs(settings: Settings | None) -> int:
 
 
 class _PageFailed(Exception):
-    def __init__(self, error: BaseException):
+    """``stops``: the failure happened while rendering, so (without --keep-going) the run stops."""
+
+    def __init__(self, error: BaseException, stops: bool = False):
         self.error = error
+        self.stops = stops
 
 
 class Engine:
@@ -105,6 +112,8 @@ class Engine:
                 outcomes += [StageOutcome(stage=s.name, action="skipped", reason=f"page failed at {stage.name}")
                              for s in STAGES[index + 1:]]
                 say(f"page {page} {stage.name}: failed: {failed.error}", logging.ERROR)
+                if failed.stops and not options.keep_going:
+                    stop.set()
                 self.reporter.page_finished(page)
                 return PageResult(page=page, status="failed", stages=outcomes, error=str(failed.error),
                                   error_exit_code=getattr(failed.error, "exit_code", RunError.exit_code))
@@ -158,8 +167,9 @@ class Engine:
         except Exception as exc:  # a backend's failure is the page's, recorded; a crash (BaseException) is not caught
             error = _as_artfarm_error(exc, ctx, stage)
             log.debug("page %s %s failed", ctx.page, stage.name, exc_info=True)
-            self._record_failure(ctx, stage, plan, error, started, time.monotonic() - clock)
-            raise _PageFailed(error) from exc
+            if not isinstance(error, Interrupted):  # a stopped job leaves no record: the next run simply resumes
+                self._record_failure(ctx, stage, plan, error, started, time.monotonic() - clock)
+            raise _PageFailed(error, stops=True) from exc
         record = record.model_copy(update={"started": started, "finished": now_iso(),
                                            "seconds": round(time.monotonic() - clock, 3)})
         write_record(stage_dir, record)
@@ -179,25 +189,50 @@ class Engine:
         pages = options.pages if options.pages is not None else self.book.art_pages()
         self.reporter.start(len(pages))
         stop = threading.Event()
-        results: dict[int, PageResult] = {}
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="artfarm-page")
+        futures: list[Future] = []
+        try:
+            futures += [pool.submit(self.run_page, page, options, stop) for page in pages]
+            results = [future.result() for future in futures]
+        except BaseException as exc:  # Ctrl-C, or a worker crashed: stop, then wait until no worker is left
+            stop.set()
+            self._stop_workers(pool, futures, interrupted=isinstance(exc, KeyboardInterrupt))
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        return results
 
-        def work(page: int) -> PageResult:
-            result = self.run_page(page, options, stop)
-            if result.status == "failed" and not options.keep_going:
-                stop.set()
-            return result
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="artfarm-page") as pool:
-            futures = {page: pool.submit(work, page) for page in pages}
+    def _stop_workers(self, pool: ThreadPoolExecutor, futures: list[Future], interrupted: bool) -> None:
+        """Cancel the renderer's jobs (Ctrl-C), start no more pages and join every worker. More Ctrl-Cs
+        only say what is being waited for: the lock stays held and the backends open until all returned."""
+        cancel, told = interrupted, False
+        while True:
             try:
-                for page, future in futures.items():
-                    results[page] = future.result()
-            except BaseException:
-                stop.set()
-                for future in futures.values():
-                    future.cancel()
-                raise
-        return [results[p] for p in pages]
+                if cancel:
+                    self._cancel_renderer()
+                    cancel = False
+                pool.shutdown(wait=False, cancel_futures=True)  # pages not started never start
+                if interrupted and not told:
+                    told = True
+                    self._tell_waiting(futures)
+                while _in_flight(futures):
+                    wait(futures, timeout=0.5)
+                return
+            except KeyboardInterrupt:
+                told = True
+                self._tell_waiting(futures)
+
+    def _tell_waiting(self, futures: list[Future]) -> None:
+        if _in_flight(futures):
+            self.reporter.log(f"stopping, waiting for {_in_flight(futures)} job(s) in flight", logging.WARNING)
+
+    def _cancel_renderer(self) -> None:
+        cancel = getattr(self.renderer, "cancel", None)  # a renderer without cancel() lets its jobs finish
+        if callable(cancel):
+            try:
+                cancel()
+            except Exception as exc:  # the workers are still waited for; this only makes it slower
+                self.reporter.log(f"could not cancel the renderer's jobs ({exc})", logging.WARNING)
 
     def status(self, pages: list[int] | None = None) -> list[PageStatusRow]:
         return [self.page_status(p) for p in (pages if pages is not None else self.book.art_pages())]
@@ -256,6 +291,10 @@ class Engine:
         if record is not None and record.status == "failed":
             return "failed"
         return "stale" if self._has_record(ctx, stage) else "missing"
+
+
+def _in_flight(futures: list[Future]) -> int:
+    return sum(1 for f in futures if not f.done())
 
 
 def _as_artfarm_error(exc: Exception, ctx: PageContext, stage: Stage) -> ArtfarmError:
