@@ -135,3 +135,18 @@ def test_a_finished_page_chosen_by_a_person_stays_done_under_another_reviewer(ma
     assert page.stages["review"] == "done" and page.stages["final"] == "done"
     code, out, _ = cli(capsys, "render-book", "testbook", *books)
     assert code == 0 and "0 done, 1 cached" in out
+
+
+def test_a_page_waiting_for_an_agent_shows_waiting_under_the_books_reviewer(make_book, books_dir, capsys):
+    book = write_small_book(make_book, pages=2)
+    books = ["--books", str(books_dir)]
+    cli(capsys, "render-book", "testbook", *books, "--reviewer", "agent")
+    _, out, _ = cli(capsys, "status", "testbook", *books, "--json")  # the book's reviewer: heuristic
+    pages = BookStatus.model_validate_json(out).pages
+    assert [p.stages["review"] for p in pages] == ["waiting", "waiting"]
+    assert "artfarm review testbook 1 --select N" in pages[0].reason["review"]
+    assert pages[0].stages["refine"] == "missing"
+    (book / "pages/0002/draft/draft_00.png").write_bytes(b"changed")  # drafts no longer those under review
+    _, out, _ = cli(capsys, "status", "testbook", *books, "--json")
+    assert [p.stages["draft"] for p in BookStatus.model_validate_json(out).pages] == ["done", "stale"]
+    assert BookStatus.model_validate_json(out).pages[1].stages["review"] != "waiting"

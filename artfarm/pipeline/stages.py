@@ -321,7 +321,18 @@ class ReviewStage(Stage):
         if review.cache_key == plan.cache_key:
             return True
         decided = review.reviewer.kind == AgentReviewer.kind and review.status in ("selected", "rejected_all")
-        return decided and review.cache_key == cache_key({**plan.key_inputs, "reviewer": AgentReviewer().identity()})
+        return decided and review.cache_key == self.agent_key(plan)
+
+    def agent_key(self, plan: Plan) -> str:
+        """The key this review would have under the agent reviewer (whose choices outlast a change of reviewer)."""
+        return cache_key({**plan.key_inputs, "reviewer": AgentReviewer().identity()})
+
+    def waiting_for_agent(self, ctx: PageContext, plan: Plan) -> ReviewRecord | None:
+        """review.json waits for an agent's or person's choice on these very drafts, whatever reviewer is configured."""
+        review = self.read_review(ctx)
+        if review is None or review.status != "waiting" or review.reviewer.kind != AgentReviewer.kind:
+            return None
+        return review if review.cache_key == self.agent_key(plan) else None
 
     def selected_inputs(self, plan: Plan, review: ReviewRecord) -> dict[str, Any]:
         """Keyed on the reviewer that made the decision, so a recorded choice stays done under any reviewer."""
