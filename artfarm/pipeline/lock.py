@@ -91,8 +91,8 @@ class BookLock:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise WriteError(f"could not read the book lock ({exc.strerror or exc})", where=str(self.path),
-                             fix="make the lock file readable, or delete it if no run is working on the book") from exc
+            raise self._failed("read the book lock", exc, "make the lock file readable, or delete it if no run is "
+                                                          "working on the book") from exc
         try:
             return LockInfo.model_validate_json(data), (inode, data)
         except (ValidationError, ValueError):
@@ -111,8 +111,8 @@ class BookLock:
         except FileNotFoundError:
             return []  # another run moved it first
         except OSError as exc:
-            raise WriteError(f"could not move a stale book lock aside ({exc.strerror or exc})", where=str(self.path),
-                             fix="make the book folder writable, or delete the lock file, then run again") from exc
+            raise self._failed("move a stale book lock aside", exc,
+                               "make the book folder writable, or delete the lock file, then run again") from exc
         try:
             if (os.stat(aside).st_ino, aside.read_bytes()) == stale:
                 return [aside]
@@ -124,6 +124,9 @@ class BookLock:
             pass
         aside.unlink(missing_ok=True)
         return []
+
+    def _failed(self, what: str, exc: OSError, fix: str) -> WriteError:
+        return WriteError(f"could not {what} ({exc.strerror or exc})", where=str(self.path), fix=fix)
 
     def _age(self) -> float:
         try:
@@ -137,8 +140,7 @@ class BookLock:
         except FileExistsError:
             return False
         except OSError as exc:
-            raise WriteError(f"could not create the book lock ({exc.strerror or exc})", where=str(self.path),
-                             fix="make the book folder writable, then run again") from exc
+            raise self._failed("create the book lock", exc, "make the book folder writable, then run again") from exc
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(self.info.model_dump_json().encode())
