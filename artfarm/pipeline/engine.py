@@ -112,7 +112,10 @@ class Engine:
                 outcomes.append(StageOutcome(stage=stage.name, action="failed", reason=str(failed.error)))
                 outcomes += [StageOutcome(stage=s.name, action="skipped", reason=f"page failed at {stage.name}")
                              for s in STAGES[index + 1:]]
-                say(f"page {page} {stage.name}: failed: {failed.error}", logging.ERROR)
+                if isinstance(failed.error, Interrupted):  # nothing recorded: the next run picks it up here
+                    say(f"page {page} {stage.name}: stopped: {failed.error.what}", logging.WARNING)
+                else:
+                    say(f"page {page} {stage.name}: failed: {failed.error}", logging.ERROR)
                 if failed.stops and not options.keep_going:
                     stop.set()
                 self.reporter.page_finished(page)
