@@ -58,8 +58,8 @@ class ArtDirector:
     best, with ``draft_defects``), fix-versus-before pairs (``fix_scores``: scene_match of each
     image in the order asked) and loop critiques (``critiques``, in order)."""
 
-    def __init__(self, *, draft_defects=(), fix_scores=(), critiques=()):
-        self.draft_defects = list(draft_defects)
+    def __init__(self, *, draft_defects=(), runner_up_defects=(), fix_scores=(), critiques=()):
+        self.draft_defects, self.runner_up_defects = list(draft_defects), list(runner_up_defects)
         self.fix_scores, self.critiques = deque(fix_scores), deque(critiques)
         self.drafts_seen = 0
         self.lock = threading.Lock()
@@ -74,7 +74,8 @@ class ArtDirector:
             if width_of(user_images(body)[0]) == DRAFT_PX:
                 self.drafts_seen += 1
                 scene = (10, 6, 3)[(self.drafts_seen - 1) % 3]
-                return Reply(content=verdict_json(scene_match=scene, defects=self.draft_defects if scene == 10 else []))
+                defects = {10: self.draft_defects, 6: self.runner_up_defects}.get(scene, [])
+                return Reply(content=verdict_json(scene_match=scene, defects=defects))
             return Reply(content=verdict_json(scene_match=self.fix_scores.popleft()))
 
 
@@ -199,6 +200,37 @@ def test_each_defect_is_inpainted_and_a_worse_fix_is_reverted(make_book, books_d
     code, out, _ = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
                        "--ollama-url", ollama.url, "--max-loops", "0", "--json")
     assert code == 0 and RunSummary.model_validate_json(out).cached == 1 and len(ollama.chats()) == asked
+
+
+def test_a_person_choosing_another_candidate_inpaints_that_candidates_defects(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(draft_defects=DEFECTS[:1], runner_up_defects=DEFECTS[1:], fix_scores=[5, 9])
+    vlm = ("--books", str(books_dir), "--reviewer", "vlm", "--ollama-url", ollama.url, "--max-loops", "0")
+    assert cli(capsys, "render-book", "testbook", *vlm)[0] == 0
+    assert [f.label for f in read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes] == ["stray letters"]
+    code, _, err = cli(capsys, "review", "testbook", "1", "--books", str(books_dir), "--select", "1", "--reason", "better bear")
+    assert code == 0, err
+    review = read(ReviewRecord, book / "pages/0001/review.json")
+    assert review.selection.index == 1 and [d.label for d in review.defects] == ["extra paw"]
+    ollama.on_chat.fix_scores.extend([5, 9])
+    code, out, err = cli(capsys, "render-book", "testbook", *vlm)
+    assert code == 0, out + err
+    fixes = read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes
+    assert [(f.label, f.box) for f in fixes] == [("extra paw", (127, 127, 199, 181))]  # candidate 1's box, scaled
+    assert read(StageRecord, book / "pages/0001/selected/stage.json").outputs[0].seed == 1002
+
+
+def test_a_person_choosing_a_clean_candidate_skips_inpaint(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(draft_defects=DEFECTS, fix_scores=[5, 9, 9, 3])
+    vlm = ("--books", str(books_dir), "--reviewer", "vlm", "--ollama-url", ollama.url, "--max-loops", "0")
+    assert cli(capsys, "render-book", "testbook", *vlm)[0] == 0
+    assert cli(capsys, "review", "testbook", "1", "--books", str(books_dir), "--select", "2", "--reason", "calm")[0] == 0
+    assert read(ReviewRecord, book / "pages/0001/review.json").defects == []
+    code, out, _ = cli(capsys, "render-book", "testbook", *vlm, "--json")
+    stages = {o.stage: o.action for o in RunSummary.model_validate_json(out).pages[0].stages}
+    assert code == 0 and stages["review"] == "ran" and stages["inpaint"] == "not-needed"
+    assert read(StageRecord, book / "pages/0001/upscale/stage.json").params["image"] == "pages/0001/refine/refine_00.png"
 
 
 def test_a_hand_mask_changes_the_inpaint_key_only(make_book, books_dir, capsys):

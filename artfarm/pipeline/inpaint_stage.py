@@ -44,7 +44,7 @@ class InpaintStage(RenderStage):
         masks = hand_masks(ctx.page_dir / MASKS_DIR)
         if ctx.review is None and not masks:
             return True, "unknown until the review has run"
-        defects = ctx.review.defects if ctx.review else []
+        defects = ctx.review.selected_defects() if ctx.review else []
         if not defects and not masks:
             return False, "no defects found, no masks supplied"
         return True, f"{len(defects)} defect(s), {len(masks)} mask file(s)"
@@ -58,8 +58,8 @@ class InpaintStage(RenderStage):
         return params
 
     def defects(self, ctx: PageContext, image: Path) -> list[Defect]:
-        """The review's defects, from the selected draft's pixels to those of the image being fixed."""
-        defects = ctx.review.defects if ctx.review else []
+        """The selected candidate's defects, from the selected draft's pixels to those of the image being fixed."""
+        defects = ctx.review.selected_defects() if ctx.review else []
         if not defects:
             return []
         selected = ctx.done["review"].outputs[0]
