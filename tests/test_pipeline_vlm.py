@@ -233,6 +233,21 @@ def test_a_person_choosing_a_clean_candidate_skips_inpaint(make_book, books_dir,
     assert read(StageRecord, book / "pages/0001/upscale/stage.json").params["image"] == "pages/0001/refine/refine_00.png"
 
 
+def test_vlm_reverts_a_hand_mask_repaint_that_scores_worse_and_logs_it(make_book, books_dir, capsys, ollama, caplog):
+    from tests.bookbuilder import png_bytes
+
+    caplog.set_level("INFO", logger="artfarm.pipeline")
+    book = write_small_book(make_book, pages=1, files={"pages/0001/masks/hat.png": png_bytes((16, 16), (255, 255, 255))})
+    ollama.on_chat = ArtDirector(fix_scores=[9, 3])
+    code, out, err = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+                         "--ollama-url", ollama.url, "--max-loops", "0")
+    assert code == 0, out + err
+    [fix] = read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes
+    assert fix.source == "mask_file" and fix.outcome == "reverted" and "below" in fix.reason
+    assert "page 1 inpaint: fix 0 (mask hat) reverted: the fix scores" in caplog.text
+    assert sha256_file(book / "pages/0001/inpaint/inpaint_00.png") == sha256_file(book / "pages/0001/refine/refine_00.png")
+
+
 def test_a_hand_mask_changes_the_inpaint_key_only(make_book, books_dir, capsys):
     from tests.bookbuilder import png_bytes
 

@@ -25,16 +25,12 @@ from artfarm.pipeline.records import describe_output, now_iso, write_json_beside
 from artfarm.pipeline.sizes import print_px
 from artfarm.pipeline.stages import (PageContext, Plan, RefineStage, Stage, Verdict, clear_stage_dir, relative_params,
                                      render_job)
-from artfarm.review.base import Reviewer
+from artfarm.review.base import can_critique
 from artfarm.review.loop import GuardRails, LoopLimits, RenderAgain, run_loop
 
 BEST = "best.png"
 LOOP_RECORD = "loop.json"
 LOOP_STAGE_VERSION = 1
-
-
-def can_critique(reviewer: Reviewer) -> bool:
-    return callable(getattr(reviewer, "critique", None))
 
 
 def loop_limits(ctx: PageContext) -> LoopLimits:
