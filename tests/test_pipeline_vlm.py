@@ -281,6 +281,7 @@ def test_loop_keeps_the_best_not_the_last_and_upscale_gets_it(make_book, books_d
     assert loop.stopped == "done" and loop.iterations == ["loop_01_iter_01.json", "loop_01_iter_02.json"]
     assert loop.best_image == "loop/loop_01_iter_01.png"
     second = read(IterationRecord, loop_dir / "loop_01_iter_02.json")
+    assert read(IterationRecord, loop_dir / "loop_01_iter_01.json").source_image == "refine/refine_00.png"
     assert second.outcome == "reverted" and second.changes.params.prompt.endswith("warm morning light, soft shadows")
     assert (loop_dir / "loop_01_iter_02.png").is_file() and not list(loop_dir.glob("*_render_*"))
     record = read(StageRecord, loop_dir / "stage.json")
@@ -297,6 +298,21 @@ def test_loop_keeps_the_best_not_the_last_and_upscale_gets_it(make_book, books_d
     row = BookStatus.model_validate_json(out).pages[0]
     assert row.stages["inpaint"] == "not-needed" and row.stages["refine"] == "done" and row.stages["loop"] == "stale"
     assert row.reason["loop"] == "loop limits changed"
+
+
+def test_loop_iterates_from_the_inpainted_image_at_the_refine_denoise(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(draft_defects=DEFECTS[:1], fix_scores=[5, 9], critiques=[
+        critique_json(5, prompt_append="warm morning light"), critique_json(9, done=True, reason="ready")])
+    code, out, err = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+                         "--ollama-url", ollama.url)
+    assert code == 0, out + err
+    assert read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes[0].outcome == "kept"
+    first = read(IterationRecord, book / "pages/0001/loop/loop_01_iter_01.json")
+    assert first.source_image == "inpaint/inpaint_00.png"  # the kept fix is what the loop improves
+    loop = read(StageRecord, book / "pages/0001/loop/stage.json")
+    refine = read(StageRecord, book / "pages/0001/refine/stage.json")
+    assert loop.params["image"] == "pages/0001/inpaint/inpaint_00.png" and loop.params["denoise"] == refine.params["denoise"]
 
 
 def test_loop_limits_come_from_book_yaml_and_flags(make_book, books_dir, capsys, ollama):

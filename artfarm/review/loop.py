@@ -7,8 +7,8 @@ only for defects actually seen, cfg/steps within a small span of where they star
 seed locked unless the composition is wrong) and calls the injected ``render`` to render
 again. Each result is compared with the best so far; a regression is reverted (the next
 iteration starts from the best parameters, told what failed). Within a loop every iteration
-re-renders the loop's source image (for the first loop, ``source_image``: e.g. the selected
-draft that refine started from); each later loop re-renders the best image so far.
+re-renders the loop's source image: for the first loop the start image (the refined and
+inpainted picture, so fixes are kept), for each later loop the best image so far.
 The best image, not the last, is what the loop hands on.
 
 Files (pages/NNNN/loop/): loop_LL_iter_II.png + .json per iteration, loop.json last.
@@ -177,12 +177,12 @@ class _ReviewerFailed(Exception):
 
 
 def run_loop(*, start_image: Path, start_params: LoopParams, ctx: ReviewContext, judge: LoopJudge, render: RenderFn,
-             limits: LoopLimits, source_image: Path | None = None, loop_dir: Path | None = None,
+             limits: LoopLimits, loop_dir: Path | None = None,
              rails: GuardRails = GuardRails(), tolerate_service_errors: bool = False) -> LoopRecord:
     """Run the loop for one page and return (and write as loop/loop.json) its record.
 
-    ``start_image`` was rendered with ``start_params`` (the refine or inpaint output) and is the
-    first best; ``source_image`` is what the first loop's iterations render from (default: start_image).
+    ``start_image`` was rendered with ``start_params`` (the refine or inpaint output); it is the
+    first best and what the first loop's iterations re-render.
 
     ``tolerate_service_errors``: an unreachable or slow reviewer ends the loop (best so far moves on)
     instead of raising; pass ``settings.review_fallback == "heuristic"``.
@@ -225,7 +225,7 @@ def run_loop(*, start_image: Path, start_params: LoopParams, ctx: ReviewContext,
     pending: Critique | None = None  # a critique asked after a revert, not yet in any record
     try:
         for loop in range(1, limits.max_loops + 1):
-            source = Path(source_image) if loop == 1 and source_image is not None else best.image
+            source = Path(start_image) if loop == 1 else best.image
             for iteration in range(1, limits.iterations_per_loop + 1):
                 if asked.done:
                     return finish(best, start, "done", asked.reason, last=pending)

@@ -124,15 +124,12 @@ def test_limits_bound_iterations_and_loops_chain_from_the_best(page_ctx, start_i
     scores = [0.1, 0.2, 0.3, 0.4, 0.5]
     judge = ScriptedJudge(*[crit(s, prompt_append=f"t{i}") for i, s in enumerate(scores)])
     render = Renderer(tmp_path)
-    selected = page_ctx.page_dir / "selected" / "selected.png"
-    selected.parent.mkdir()
-    Image.new("RGB", (64, 64)).save(selected)
-    record = go(page_ctx, start_image, judge, render, iterations=2, loops=2, source_image=selected)
+    record = go(page_ctx, start_image, judge, render, iterations=2, loops=2)
     assert len(render.requests) == 4 and record.stopped == "limits"
     assert record.iterations == ["loop_01_iter_01.json", "loop_01_iter_02.json",
                                  "loop_02_iter_01.json", "loop_02_iter_02.json"]
     sources = [r.source_image.name for r in render.requests]
-    assert sources == ["selected.png", "selected.png", "loop_01_iter_02.png", "loop_01_iter_02.png"]
+    assert sources == ["refine_00.png", "refine_00.png", "loop_01_iter_02.png", "loop_01_iter_02.png"]
     assert record.best_image == "loop/loop_02_iter_02.png"
 
 
