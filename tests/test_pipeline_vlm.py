@@ -315,6 +315,22 @@ def test_loop_iterates_from_the_inpainted_image_at_the_refine_denoise(make_book,
     assert loop.params["image"] == "pages/0001/inpaint/inpaint_00.png" and loop.params["denoise"] == refine.params["denoise"]
 
 
+def test_loop_stops_when_the_reviewer_repeats_a_change_already_tried(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    same = critique_json(5, prompt_append="warm morning light")  # after each revert the model says the same again
+    ollama.on_chat = ArtDirector(critiques=[same, critique_json(4)] * 3)
+    code, out, err = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+                         "--ollama-url", ollama.url)
+    assert code == 0, out + err
+    loop_dir = book / "pages/0001/loop"
+    loop = read(LoopRecord, loop_dir / "loop.json")
+    assert loop.stopped == "no_changes" and loop.note.startswith("no new changes: prompt + 'warm morning light'")
+    assert "loop_01_iter_01" in loop.note and loop.iterations == ["loop_01_iter_01.json"]  # not rendered twice
+    assert loop.best_image == "refine/refine_00.png"
+    record = read(StageRecord, loop_dir / "stage.json")
+    assert record.notes[0].startswith("loop stopped: no_changes (no new changes")
+
+
 def test_loop_limits_come_from_book_yaml_and_flags(make_book, books_dir, capsys, ollama):
     from tests.pipeline_helpers import small_book_data
 

@@ -6,7 +6,8 @@ scores. artfarm applies the changes under guard rails (prompt growth capped, neg
 only for defects actually seen, cfg/steps within a small span of where they started, the
 seed locked unless the composition is wrong) and calls the injected ``render`` to render
 again. Each result is compared with the best so far; a regression is reverted (the next
-iteration starts from the best parameters, told what failed). Within a loop every iteration
+iteration starts from the best parameters, told what failed; a change that would render parameters
+already tried from the same image ends the loop: "no new changes"). Within a loop every iteration
 re-renders the loop's source image: for the first loop the start image (the refined and
 inpainted picture, so fixes are kept), for each later loop the best image so far.
 The best image, not the last, is what the loop hands on.
@@ -222,6 +223,7 @@ def run_loop(*, start_image: Path, start_params: LoopParams, ctx: ReviewContext,
         return finish(None, None, "reviewer_failed", failed.reason, failed=failed.answers)
     best = _Best(Path(start_image), start, start_params)
     asked, params = start, start_params
+    tried: dict[tuple[str, str], str] = {}  # (source image, parameters) already rendered -> its iteration
     pending: Critique | None = None  # a critique asked after a revert, not yet in any record
     try:
         for loop in range(1, limits.max_loops + 1):
@@ -233,8 +235,13 @@ def run_loop(*, start_image: Path, start_params: LoopParams, ctx: ReviewContext,
                 if change.params == params:
                     return finish(best, start, "no_changes", "no change survived the guard rails: "
                                   + ("; ".join(change.refused) or "the reviewer asked for none"), last=pending)
-                pending = None
                 stem = f"loop_{loop:02d}_iter_{iteration:02d}"
+                again = tried.get((str(source), change.params.model_dump_json()))
+                if again is not None:  # the renderer is deterministic: the same image again, judged the same
+                    return finish(best, start, "no_changes", f"no new changes: {'; '.join(change.applied)} gives the "
+                                  f"parameters {again} already tried; the best image moves on", last=pending)
+                tried[(str(source), change.params.model_dump_json())] = stem
+                pending = None
                 image = _place(render(RenderAgain(source_image=source, params=change.params, loop=loop,
                                                   iteration=iteration, out_dir=loop_dir, stem=stem)), loop_dir / f"{stem}.png")
                 before = best.critique.score
