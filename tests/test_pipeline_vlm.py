@@ -32,7 +32,7 @@ from artfarm.review.vlm import VlmReviewer
 from artfarm.settings import resolve_settings
 from tests.doubles.fixtures import FAST, MODEL, ollama  # noqa: F401  (fixture)
 from tests.doubles.judging import purpose, user_images
-from tests.doubles.ollama_server import Reply, verdict_json
+from tests.doubles.ollama_server import DIGEST, Reply, verdict_json
 from tests.pipeline_helpers import write_small_book
 
 DRAFT_PX = 128  # the small book's drafts
@@ -163,6 +163,38 @@ def test_a_slow_ollama_fails_the_page_with_exit_3(make_book, ollama):
         summary = render_book(book, resolve_settings(book.book, {}), RunOptions(), renderer=ProofRenderer(book),
                               reviewer=VlmReviewer(client, MODEL), reporter=Reporter(tty=False))
     assert summary.exit_code == 3 and "did not answer" in summary.pages[0].error
+
+
+# -- the model's digest and options are part of the review's identity ----------------------------------------
+
+def test_repulling_the_model_under_the_same_tag_redoes_the_review(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(critiques=[critique_json(9, done=True, reason="ready")] * 2)
+    vlm = ("--books", str(books_dir), "--reviewer", "vlm", "--ollama-url", ollama.url)
+    assert cli(capsys, "render-book", "testbook", *vlm)[0] == 0
+    assert read(ReviewRecord, book / "pages/0001/review.json").reviewer.digest == DIGEST
+    _, out, _ = cli(capsys, "status", "testbook", *vlm, "--json")
+    assert BookStatus.model_validate_json(out).pages[0].stages["review"] == "done"
+    ollama.models[0]["digest"] = "f" * 64  # `ollama pull` brought a new build of the same tag
+    _, out, _ = cli(capsys, "status", "testbook", *vlm, "--json")
+    row = BookStatus.model_validate_json(out).pages[0]
+    assert row.stages["review"] == "stale" and row.reason["review"] == "reviewer changed"
+    code, out, _ = cli(capsys, "render-book", "testbook", *vlm, "--json")
+    stages = {o.stage: o for o in RunSummary.model_validate_json(out).pages[0].stages}
+    assert code == 0 and stages["draft"].action == "cached" and stages["review"].action == "ran"
+    assert read(ReviewRecord, book / "pages/0001/review.json").reviewer.digest == "f" * 64
+
+
+def test_with_ollama_down_status_and_a_cached_run_use_the_recorded_digest(make_book, books_dir, capsys, ollama):
+    write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(critiques=[critique_json(9, done=True, reason="ready")])
+    assert cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+               "--ollama-url", ollama.url)[0] == 0
+    down = ("--books", str(books_dir), "--reviewer", "vlm", "--ollama-url", closed_port_url())
+    code, out, _ = cli(capsys, "status", "testbook", *down, "--json")
+    assert code == 0 and set(BookStatus.model_validate_json(out).pages[0].stages.values()) <= {"done", "not-needed"}
+    code, out, _ = cli(capsys, "render-book", "testbook", *down, "--json")
+    assert code == 0 and RunSummary.model_validate_json(out).cached == 1
 
 
 # -- inpaint: one job per defect, each kept or reverted -------------------------------------------------------

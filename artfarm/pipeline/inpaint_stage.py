@@ -21,8 +21,8 @@ from PIL import Image
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from artfarm.models.records import InpaintFix, ModelRecord, Prompts, StageRecord
 from artfarm.models.review import Defect, ReviewRecord
-from artfarm.pipeline.keys import key_inputs_with_version
-from artfarm.pipeline.records import describe_output, log, now_iso, write_json_beside
+from artfarm.pipeline.keys import REASONS, key_inputs_with_version
+from artfarm.pipeline.records import describe_output, log, now_iso, read_record, write_json_beside
 from artfarm.pipeline.stages import PageContext, Plan, RenderStage, Verdict, clear_stage_dir, relative_params, render_job
 from artfarm.review.agent import AgentReviewer
 from artfarm.review.base import Reviewer
@@ -85,8 +85,11 @@ class InpaintStage(RenderStage):
 
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
         verdict = super().check(ctx, plan)
-        if verdict.state == "hit" and verdict.record is not None and self.judged_by_fallback(ctx, verdict.record):
-            return Verdict("miss", "a fix was judged by the fallback reviewer because Ollama failed; judging again")
+        # a hit, or a miss only because the reviewer's identity moved (its model digest was unknown while Ollama was down)
+        if verdict.state == "hit" or (verdict.state == "miss" and verdict.reason == REASONS["reviewer"]):
+            record, _ = read_record(ctx.stage_dir(self.dir_name), quiet=True)
+            if record is not None and self.judged_by_fallback(ctx, record):
+                return Verdict("miss", "a fix was judged by the fallback reviewer because Ollama failed; judging again")
         return verdict
 
     def judged_by_fallback(self, ctx: PageContext, record: StageRecord) -> bool:

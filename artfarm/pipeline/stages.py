@@ -338,11 +338,11 @@ class ReviewStage(Stage):
             return Verdict("miss", f"previous attempt failed ({(old.error or '').splitlines()[0]})", failed=True)
         if review is None:
             return Verdict("miss", "not run yet" if old is None else "review.json missing or unreadable")
+        if review.fallback_cause == "service":  # asked again whatever else changed (the model's digest was unknown too)
+            return Verdict("miss", "the last review was by the fallback reviewer because Ollama failed; asking again")
         if not self.matches(plan, review):
             before = {k: v for k, v in (old.key_inputs if old else {}).items() if k != "selection"}
             return Verdict("miss", why_changed(before, key_inputs_with_version(plan.key_inputs)) if before else "review inputs changed")
-        if review.fallback_cause == "service":
-            return Verdict("miss", "the last review was by the fallback reviewer because Ollama failed; asking again")
         ctx.review = review
         if review.status == "waiting":
             return Verdict("waiting", waiting_message(ctx, review))
