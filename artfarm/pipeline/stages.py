@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from artfarm.book.loader import LoadedBook
 from artfarm.errors import RunError, WriteError
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_file
-from artfarm.models.records import ModelRecord, Prompts, StageRecord
+from artfarm.models.records import STAGE_NAMES, ModelRecord, Prompts, StageRecord
 from artfarm.models.renderspec import RenderSpec
 from artfarm.models.review import ReviewRecord
 from artfarm.pipeline.keys import cache_key, key_inputs_with_version, why_changed
@@ -487,4 +487,6 @@ from artfarm.pipeline.loop_stage import LoopStage  # noqa: E402
 STAGES: list[Stage] = [DraftStage(), ReviewStage(), RefineStage(), InpaintStage(), LoopStage(), UpscaleStage(), FinalStage()]
 STAGE_DIRS = {s.name: s.dir_name for s in STAGES}
 STAGE_BY_NAME = {s.name: s for s in STAGES}
-STAGE_ORDER = [s.name for s in STAGES]
+STAGE_ORDER: list[str] = list(STAGE_NAMES)
+if [s.name for s in STAGES] != STAGE_ORDER:  # one order for records, status, --from and the engine
+    raise RuntimeError(f"STAGES {[s.name for s in STAGES]} must follow StageName {STAGE_ORDER} (artfarm/models/records.py)")

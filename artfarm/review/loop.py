@@ -26,7 +26,6 @@ from pydantic import Field
 
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_file
 from artfarm.models.base import StrictModel
-from artfarm.models.book import Book
 from artfarm.models.loop import AppliedChanges, Critique, IterationRecord, LoopParams, LoopRecord
 from artfarm.models.renderspec import SEED_MAX
 from artfarm.ollama.errors import OllamaError
@@ -39,13 +38,6 @@ NEW_SEED_STEP = 7919  # a new composition: a far, deterministic seed
 class LoopLimits(StrictModel):
     iterations_per_loop: int = Field(3, ge=0, le=20)
     max_loops: int = Field(1, ge=0, le=10)
-
-    @classmethod
-    def from_book(cls, book: Book, *, iterations_per_loop: int | None = None, max_loops: int | None = None) -> "LoopLimits":
-        """book.yaml render.review, overridden by flags when given."""
-        review = book.render.review
-        return cls(iterations_per_loop=review.iterations_per_loop if iterations_per_loop is None else iterations_per_loop,
-                   max_loops=review.max_loops if max_loops is None else max_loops)
 
 
 @dataclass(frozen=True)

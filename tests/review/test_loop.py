@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from artfarm.models.book import Book
 from artfarm.models.loop import Critique, IterationRecord, LoopChanges, LoopParams, LoopRecord
 from artfarm.models.review import CriterionScore, Defect, ReviewAnswer
 from artfarm.ollama.errors import OllamaTimeout
@@ -206,13 +205,6 @@ def test_cfg_and_steps_stay_near_the_start():
     out = apply_changes(START, START, crit(0.5, cfg=15.0, steps=100))
     assert out.params.cfg == 8.0 and out.params.steps == 42
     assert len(out.refused) == 2
-
-
-def test_limits_from_book_and_flags():
-    book = Book.model_validate({"title": "t", "author": "a", "style_pack": "p",
-                                "render": {"review": {"iterations_per_loop": 4, "max_loops": 2}}})
-    assert LoopLimits.from_book(book) == LoopLimits(iterations_per_loop=4, max_loops=2)
-    assert LoopLimits.from_book(book, max_loops=0).max_loops == 0
 
 
 # -- with the vlm reviewer on a loopback Ollama ---------------------------------------------------------
