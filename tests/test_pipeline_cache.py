@@ -6,6 +6,7 @@ import json
 import logging
 
 import yaml
+from PIL import Image
 
 from artfarm.fsio import sha256_file
 from artfarm.models.records import StageRecord
@@ -162,7 +163,50 @@ def test_a_supplied_mask_runs_inpaint_and_upscale_uses_its_output(make_book):
     assert fix.source == "mask_file" and fix.mask_file == "masks/hand.png" and fix.mask == "mask_00.png"
     assert inpaint.key_inputs["fixes"][0]["mask_sha256"] == sha256_file(book / "pages/0001/inpaint/mask_00.png")
     assert sha256_file(book / "pages/0001/inpaint" / fix.result) == fix.result_sha256
-    assert fix.outcome in ("kept", "reverted") and fix.review == "fix_00_review.json"
+    # the heuristic cannot see whether a repaint fixed anything, so a person's mask is honoured
+    assert fix.outcome == "kept" and "does not see content" in fix.reason and fix.review == "fix_00_review.json"
+    assert sha256_file(book / "pages/0001/inpaint/inpaint_00.png") == fix.result_sha256
+    assert fix.result_sha256 != sha256_file(book / "pages/0001/refine/refine_00.png")
+
+
+class FlatInpaint(RecordingRenderer):
+    """The proof renderer, except that every inpaint comes back as one flat colour (as a broken sampler's would)."""
+
+    def render(self, request, progress=None):
+        result = super().render(request, progress)
+        if request.stage == "inpaint":
+            for image in result.images:
+                with Image.open(image.path) as art:
+                    Image.new("RGB", art.size, (128, 128, 128)).save(image.path)
+        return result
+
+
+def test_a_hand_mask_whose_repaint_comes_back_flat_is_reverted_and_logged(make_book, caplog):
+    from tests.bookbuilder import png_bytes
+
+    caplog.set_level(logging.INFO, logger="artfarm.pipeline")
+    book = write_small_book(make_book, pages=1, files={"pages/0001/masks/hat.png": png_bytes((16, 16), (255, 255, 255))})
+    run(book, renderer=lambda b: FlatInpaint(b))
+    inpaint = StageRecord.model_validate_json((book / "pages/0001/inpaint/stage.json").read_bytes())
+    [fix] = inpaint.fixes
+    assert fix.outcome == "reverted" and "flat image" in fix.reason
+    assert "page 1 inpaint: fix 0 (mask hat) reverted: the fix fails a hard criterion (flat image" in _log(caplog)
+    assert sha256_file(book / "pages/0001/inpaint/inpaint_00.png") == sha256_file(book / "pages/0001/refine/refine_00.png")
+    assert any(note.startswith("fix 0 (hat) reverted") for note in inpaint.notes)
+
+
+def test_a_hand_mask_is_kept_when_a_person_chose_the_draft(make_book):
+    from artfarm.book.loader import load_book
+    from artfarm.review.agent import AgentReviewer, record_decision
+    from tests.bookbuilder import png_bytes
+
+    book = write_small_book(make_book, pages=1, files={"pages/0001/masks/hat.png": png_bytes((16, 16), (255, 255, 255))})
+    run(book, reviewer=AgentReviewer())
+    record_decision(load_book(book), 1, select=1, reason="the bear looks kind")
+    run(book, reviewer=AgentReviewer())
+    [fix] = StageRecord.model_validate_json((book / "pages/0001/inpaint/stage.json").read_bytes()).fixes
+    assert fix.outcome == "kept"
+    assert sha256_file(book / "pages/0001/inpaint/inpaint_00.png") == fix.result_sha256
 
 
 def test_stage_records_match_the_published_schema(make_book):

@@ -1,8 +1,10 @@
-"""Every input that shapes a stage changes that stage's key (and no earlier one); one key is pinned."""
+"""Every input that shapes a stage changes that stage's key (and no earlier one); the draft and
+refine keys of a fixed book are pinned, so an accidental change to what a real stage hashes fails here."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -11,8 +13,8 @@ import yaml
 
 from artfarm.book.loader import load_book
 from artfarm.pipeline.engine import Engine
-from artfarm.pipeline.keys import cache_key
-from artfarm.pipeline.stages import STAGES
+from artfarm.models.records import OutputFile, StageRecord
+from artfarm.pipeline.stages import STAGE_BY_NAME, STAGES, Plan
 from artfarm.review.heuristic import HeuristicReviewer
 from tests.bookbuilder import png_bytes
 from tests.pipeline_helpers import RecordingRenderer, run, small_spec, write_small_book
@@ -68,8 +70,22 @@ def repaint_style_ref(book: Path) -> None:
     (book / "bible/style_refs/look.png").write_bytes(png_bytes(colour=(10, 200, 30)))
 
 
+def edit_override(stage: str, **values) -> Callable[[Path], None]:
+    return edit_spec(lambda s: s.setdefault("overrides", {}).setdefault(stage, {}).update(values))
+
+
 MUTATIONS = {
     "scene": ("draft", edit_spec(lambda s: s.update(scene="the bear naps under a pine"))),
+    "draft width": ("draft", edit_override("draft", width=136)),
+    "draft height": ("draft", edit_override("draft", height=136)),
+    "draft cfg": ("draft", edit_override("draft", cfg=9.5)),
+    "draft sampler": ("draft", edit_override("draft", sampler="dpmpp_2m")),
+    "refine steps": ("refine", edit_override("refine", steps=9)),
+    "refine cfg": ("refine", edit_override("refine", cfg=3.5)),
+    "inpaint denoise": ("inpaint", edit_override("inpaint", denoise=0.3)),
+    "inpaint steps": ("inpaint", edit_override("inpaint", steps=5)),
+    "hand mask": ("inpaint", lambda book: (book / "pages/0001/masks/cloud.png").write_bytes(png_bytes((8, 8), (255, 255, 255)))),
+    "character name": ("draft", edit_yaml("bible/characters.yaml", lambda d: d["characters"][0].update(name="Barnaby"))),
     "intent": ("draft", edit_spec(lambda s: s.update(intent="spot"))),
     "character pose": ("draft", edit_spec(lambda s: s["characters"][0].update(pose="dancing"))),
     "camera shot": ("draft", edit_spec(lambda s: s["camera"].update(shot="close-up"))),
@@ -94,7 +110,8 @@ MUTATIONS = {
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
 def test_each_key_input_changes_the_key_of_the_stage_that_reads_it(make_book, name):
     stage, mutate = MUTATIONS[name]
-    book = write_small_book(make_book, pages=1)
+    # a hand mask, so the inpaint stage runs and its key is compared too
+    book = write_small_book(make_book, pages=1, files={"pages/0001/masks/hat.png": png_bytes((16, 16), (255, 255, 255))})
     run(book)
     before = stage_keys(book)
     mutate(book)
@@ -132,10 +149,77 @@ def test_renderer_and_reviewer_identity_are_in_the_keys(make_book):
     assert other["draft"] == before["draft"] and other["review"] != before["review"]
 
 
-def test_keys_are_stable_across_runs_and_machines(make_book):
+def test_keys_are_stable_across_runs_and_machines(make_book, tmp_path):
     book = write_small_book(make_book, pages=1)
     run(book)
-    assert stage_keys(book) == stage_keys(book)
-    # sha256 of canonical JSON (sorted keys, no spaces) with the record schema version: pinned.
-    assert cache_key({"stage": "draft", "spec": {"seed": 1, "scene": "a bear"}}) == \
-        "605b4551f6e3ec9e60ef2d6b0deda3cdb6506eba46df923aae0c0b4f6e7e05e2"
+    keys = stage_keys(book)
+    assert set(keys) == {"draft", "review", "refine", "upscale", "final"} and keys == stage_keys(book)
+    elsewhere = shutil.copytree(book, tmp_path / "another" / "machine" / "testbook")
+    assert stage_keys(elsewhere) == keys  # no absolute path, time or host in any key
+
+
+# A fixed book, written out in full here (not from the test builders), with its own style pack.
+PINNED_PACK_YAML = """\
+name: pinnedpack
+version: 1
+positive: [soft watercolor]
+negative: [blurry, text]
+palette: {honey: '#F2C14E', forest: '#4F7A5A'}
+tiers:
+  draft: {steps: 4, cfg: 4.0, sampler: euler, scheduler: normal, width: 128, height: 128}
+  final: {steps: 6, cfg: 5.0, sampler: dpmpp_2m, scheduler: karras, width: 256, height: 256, denoise: 0.4}
+"""
+PINNED_BOOK = {"title": "Pinned", "author": "P. Inned", "style_pack": "pinnedpack",
+               "layout": {"trim": "1.5x1.5", "bleed_in": 0}, "pages": [{"page": 1, "text": "One bear."}]}
+PINNED_CHARACTERS = {"characters": [{"id": "bear", "name": "Bruno", "look": "a big brown bear with a red scarf"}]}
+PINNED_SPEC = {
+    "book_id": "testbook", "page": 1, "intent": "illustration", "scene": "the bear sits under a pine",
+    "characters": [{"id": "bear", "pose": "sitting", "emotion": "calm"}],
+    "camera": {"shot": "wide", "angle": "eye-level", "lens": "35mm"},
+    "environment": {"time": "afternoon", "weather": "clear sky", "location": "pine forest"},
+    "constraints": ["no text"], "style_pack": "pinnedpack", "seed": 1001,
+    "overrides": {"draft": {"count": 3}},
+}
+PINNED_PROOF_VERSION = 2  # the proof renderer's identity is pinned at this version, whatever PROOF_VERSION is now
+SELECTED = OutputFile(file="selected.png", sha256="5" * 64, phash="0" * 16, width=128, height=128, seed=1002)
+
+
+def planned(book_dir: Path) -> dict[str, Plan]:
+    """The draft plan, and the refine plan after a fixed selection (its picture named by hash): no rendering."""
+    book = load_book(book_dir)
+    renderer = RecordingRenderer(book, identity_extra={"version": PINNED_PROOF_VERSION})
+    ctx = Engine(book, renderer, HeuristicReviewer()).context(1)
+    plans = {"draft": STAGE_BY_NAME["draft"].plan(ctx)}
+    ctx.done["review"] = StageRecord(stage="review", page=1, cache_key="-", key_inputs={}, seeds=[SELECTED.seed],
+                                     outputs=[SELECTED], started="-", finished="-", seconds=0.0)
+    plans["refine"] = STAGE_BY_NAME["refine"].plan(ctx)
+    return plans
+
+
+def planned_keys(book_dir: Path) -> dict[str, str]:
+    return {stage: plan.cache_key for stage, plan in planned(book_dir).items()}
+
+
+def test_draft_and_refine_keys_of_a_fixed_book_are_pinned(make_book):
+    book = make_book(book=PINNED_BOOK, characters=PINNED_CHARACTERS, specs={1: PINNED_SPEC},
+                     files={"style_packs/pinnedpack/pack.yaml": PINNED_PACK_YAML})
+    assert planned_keys(book) == {
+        "draft": "4bb7df61ecc3dc8063a8af5409163b07ee70f312bb3882cb7f3bc24ee4bbc665",
+        "refine": "aa5a52a3748593f6c2307c9dfb2686e81e222ee7db77e6602061adb4d343032e",
+    }
+
+
+@pytest.mark.parametrize("change", [{"sampler": "euler_a"}, {"scheduler": "simple"}, {"steps": 7}, {"cfg": 6.0},
+                                    {"denoise": 0.5}])
+def test_the_final_tier_of_the_style_pack_shapes_the_refine_key(make_book, change):
+    """Refine's sampler, scheduler, steps, cfg and denoise come from the pack's final tier unless the spec overrides them."""
+    book = make_book(book=PINNED_BOOK, characters=PINNED_CHARACTERS, specs={1: PINNED_SPEC},
+                     files={"style_packs/pinnedpack/pack.yaml": PINNED_PACK_YAML})
+    before = planned(book)["refine"].key_inputs
+    data = yaml.safe_load(PINNED_PACK_YAML)
+    data["tiers"]["final"].update(change)
+    (book / "style_packs/pinnedpack/pack.yaml").write_text(yaml.safe_dump(data, sort_keys=True))
+    after = planned(book)["refine"].key_inputs
+    assert after["params"] != before["params"]  # in the refine parameters, not only through the pack's hash
+
+

@@ -32,7 +32,7 @@ from artfarm.review.vlm import VlmReviewer
 from artfarm.settings import resolve_settings
 from tests.doubles.fixtures import FAST, MODEL, ollama  # noqa: F401  (fixture)
 from tests.doubles.judging import purpose, user_images
-from tests.doubles.ollama_server import Reply, verdict_json
+from tests.doubles.ollama_server import DIGEST, Reply, verdict_json
 from tests.pipeline_helpers import write_small_book
 
 DRAFT_PX = 128  # the small book's drafts
@@ -58,8 +58,8 @@ class ArtDirector:
     best, with ``draft_defects``), fix-versus-before pairs (``fix_scores``: scene_match of each
     image in the order asked) and loop critiques (``critiques``, in order)."""
 
-    def __init__(self, *, draft_defects=(), fix_scores=(), critiques=()):
-        self.draft_defects = list(draft_defects)
+    def __init__(self, *, draft_defects=(), runner_up_defects=(), fix_scores=(), critiques=()):
+        self.draft_defects, self.runner_up_defects = list(draft_defects), list(runner_up_defects)
         self.fix_scores, self.critiques = deque(fix_scores), deque(critiques)
         self.drafts_seen = 0
         self.lock = threading.Lock()
@@ -74,7 +74,8 @@ class ArtDirector:
             if width_of(user_images(body)[0]) == DRAFT_PX:
                 self.drafts_seen += 1
                 scene = (10, 6, 3)[(self.drafts_seen - 1) % 3]
-                return Reply(content=verdict_json(scene_match=scene, defects=self.draft_defects if scene == 10 else []))
+                defects = {10: self.draft_defects, 6: self.runner_up_defects}.get(scene, [])
+                return Reply(content=verdict_json(scene_match=scene, defects=defects))
             return Reply(content=verdict_json(scene_match=self.fix_scores.popleft()))
 
 
@@ -164,6 +165,38 @@ def test_a_slow_ollama_fails_the_page_with_exit_3(make_book, ollama):
     assert summary.exit_code == 3 and "did not answer" in summary.pages[0].error
 
 
+# -- the model's digest and options are part of the review's identity ----------------------------------------
+
+def test_repulling_the_model_under_the_same_tag_redoes_the_review(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(critiques=[critique_json(9, done=True, reason="ready")] * 2)
+    vlm = ("--books", str(books_dir), "--reviewer", "vlm", "--ollama-url", ollama.url)
+    assert cli(capsys, "render-book", "testbook", *vlm)[0] == 0
+    assert read(ReviewRecord, book / "pages/0001/review.json").reviewer.digest == DIGEST
+    _, out, _ = cli(capsys, "status", "testbook", *vlm, "--json")
+    assert BookStatus.model_validate_json(out).pages[0].stages["review"] == "done"
+    ollama.models[0]["digest"] = "f" * 64  # `ollama pull` brought a new build of the same tag
+    _, out, _ = cli(capsys, "status", "testbook", *vlm, "--json")
+    row = BookStatus.model_validate_json(out).pages[0]
+    assert row.stages["review"] == "stale" and row.reason["review"] == "reviewer changed"
+    code, out, _ = cli(capsys, "render-book", "testbook", *vlm, "--json")
+    stages = {o.stage: o for o in RunSummary.model_validate_json(out).pages[0].stages}
+    assert code == 0 and stages["draft"].action == "cached" and stages["review"].action == "ran"
+    assert read(ReviewRecord, book / "pages/0001/review.json").reviewer.digest == "f" * 64
+
+
+def test_with_ollama_down_status_and_a_cached_run_use_the_recorded_digest(make_book, books_dir, capsys, ollama):
+    write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(critiques=[critique_json(9, done=True, reason="ready")])
+    assert cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+               "--ollama-url", ollama.url)[0] == 0
+    down = ("--books", str(books_dir), "--reviewer", "vlm", "--ollama-url", closed_port_url())
+    code, out, _ = cli(capsys, "status", "testbook", *down, "--json")
+    assert code == 0 and set(BookStatus.model_validate_json(out).pages[0].stages.values()) <= {"done", "not-needed"}
+    code, out, _ = cli(capsys, "render-book", "testbook", *down, "--json")
+    assert code == 0 and RunSummary.model_validate_json(out).cached == 1
+
+
 # -- inpaint: one job per defect, each kept or reverted -------------------------------------------------------
 
 def test_each_defect_is_inpainted_and_a_worse_fix_is_reverted(make_book, books_dir, capsys, ollama):
@@ -201,6 +234,52 @@ def test_each_defect_is_inpainted_and_a_worse_fix_is_reverted(make_book, books_d
     assert code == 0 and RunSummary.model_validate_json(out).cached == 1 and len(ollama.chats()) == asked
 
 
+def test_a_person_choosing_another_candidate_inpaints_that_candidates_defects(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(draft_defects=DEFECTS[:1], runner_up_defects=DEFECTS[1:], fix_scores=[5, 9])
+    vlm = ("--books", str(books_dir), "--reviewer", "vlm", "--ollama-url", ollama.url, "--max-loops", "0")
+    assert cli(capsys, "render-book", "testbook", *vlm)[0] == 0
+    assert [f.label for f in read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes] == ["stray letters"]
+    code, _, err = cli(capsys, "review", "testbook", "1", "--books", str(books_dir), "--select", "1", "--reason", "better bear")
+    assert code == 0, err
+    review = read(ReviewRecord, book / "pages/0001/review.json")
+    assert review.selection.index == 1 and [d.label for d in review.defects] == ["extra paw"]
+    ollama.on_chat.fix_scores.extend([5, 9])
+    code, out, err = cli(capsys, "render-book", "testbook", *vlm)
+    assert code == 0, out + err
+    fixes = read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes
+    assert [(f.label, f.box) for f in fixes] == [("extra paw", (127, 127, 199, 181))]  # candidate 1's box, scaled
+    assert read(StageRecord, book / "pages/0001/selected/stage.json").outputs[0].seed == 1002
+
+
+def test_a_person_choosing_a_clean_candidate_skips_inpaint(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(draft_defects=DEFECTS, fix_scores=[5, 9, 9, 3])
+    vlm = ("--books", str(books_dir), "--reviewer", "vlm", "--ollama-url", ollama.url, "--max-loops", "0")
+    assert cli(capsys, "render-book", "testbook", *vlm)[0] == 0
+    assert cli(capsys, "review", "testbook", "1", "--books", str(books_dir), "--select", "2", "--reason", "calm")[0] == 0
+    assert read(ReviewRecord, book / "pages/0001/review.json").defects == []
+    code, out, _ = cli(capsys, "render-book", "testbook", *vlm, "--json")
+    stages = {o.stage: o.action for o in RunSummary.model_validate_json(out).pages[0].stages}
+    assert code == 0 and stages["review"] == "ran" and stages["inpaint"] == "not-needed"
+    assert read(StageRecord, book / "pages/0001/upscale/stage.json").params["image"] == "pages/0001/refine/refine_00.png"
+
+
+def test_vlm_reverts_a_hand_mask_repaint_that_scores_worse_and_logs_it(make_book, books_dir, capsys, ollama, caplog):
+    from tests.bookbuilder import png_bytes
+
+    caplog.set_level("INFO", logger="artfarm.pipeline")
+    book = write_small_book(make_book, pages=1, files={"pages/0001/masks/hat.png": png_bytes((16, 16), (255, 255, 255))})
+    ollama.on_chat = ArtDirector(fix_scores=[9, 3])
+    code, out, err = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+                         "--ollama-url", ollama.url, "--max-loops", "0")
+    assert code == 0, out + err
+    [fix] = read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes
+    assert fix.source == "mask_file" and fix.outcome == "reverted" and "below" in fix.reason
+    assert "page 1 inpaint: fix 0 (mask hat) reverted: the fix scores" in caplog.text
+    assert sha256_file(book / "pages/0001/inpaint/inpaint_00.png") == sha256_file(book / "pages/0001/refine/refine_00.png")
+
+
 def test_a_hand_mask_changes_the_inpaint_key_only(make_book, books_dir, capsys):
     from tests.bookbuilder import png_bytes
 
@@ -234,6 +313,7 @@ def test_loop_keeps_the_best_not_the_last_and_upscale_gets_it(make_book, books_d
     assert loop.stopped == "done" and loop.iterations == ["loop_01_iter_01.json", "loop_01_iter_02.json"]
     assert loop.best_image == "loop/loop_01_iter_01.png"
     second = read(IterationRecord, loop_dir / "loop_01_iter_02.json")
+    assert read(IterationRecord, loop_dir / "loop_01_iter_01.json").source_image == "refine/refine_00.png"
     assert second.outcome == "reverted" and second.changes.params.prompt.endswith("warm morning light, soft shadows")
     assert (loop_dir / "loop_01_iter_02.png").is_file() and not list(loop_dir.glob("*_render_*"))
     record = read(StageRecord, loop_dir / "stage.json")
@@ -250,6 +330,37 @@ def test_loop_keeps_the_best_not_the_last_and_upscale_gets_it(make_book, books_d
     row = BookStatus.model_validate_json(out).pages[0]
     assert row.stages["inpaint"] == "not-needed" and row.stages["refine"] == "done" and row.stages["loop"] == "stale"
     assert row.reason["loop"] == "loop limits changed"
+
+
+def test_loop_iterates_from_the_inpainted_image_at_the_refine_denoise(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    ollama.on_chat = ArtDirector(draft_defects=DEFECTS[:1], fix_scores=[5, 9], critiques=[
+        critique_json(5, prompt_append="warm morning light"), critique_json(9, done=True, reason="ready")])
+    code, out, err = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+                         "--ollama-url", ollama.url)
+    assert code == 0, out + err
+    assert read(StageRecord, book / "pages/0001/inpaint/stage.json").fixes[0].outcome == "kept"
+    first = read(IterationRecord, book / "pages/0001/loop/loop_01_iter_01.json")
+    assert first.source_image == "inpaint/inpaint_00.png"  # the kept fix is what the loop improves
+    loop = read(StageRecord, book / "pages/0001/loop/stage.json")
+    refine = read(StageRecord, book / "pages/0001/refine/stage.json")
+    assert loop.params["image"] == "pages/0001/inpaint/inpaint_00.png" and loop.params["denoise"] == refine.params["denoise"]
+
+
+def test_loop_stops_when_the_reviewer_repeats_a_change_already_tried(make_book, books_dir, capsys, ollama):
+    book = write_small_book(make_book, pages=1)
+    same = critique_json(5, prompt_append="warm morning light")  # after each revert the model says the same again
+    ollama.on_chat = ArtDirector(critiques=[same, critique_json(4)] * 3)
+    code, out, err = cli(capsys, "render-book", "testbook", "--books", str(books_dir), "--reviewer", "vlm",
+                         "--ollama-url", ollama.url)
+    assert code == 0, out + err
+    loop_dir = book / "pages/0001/loop"
+    loop = read(LoopRecord, loop_dir / "loop.json")
+    assert loop.stopped == "no_changes" and loop.note.startswith("no new changes: prompt + 'warm morning light'")
+    assert "loop_01_iter_01" in loop.note and loop.iterations == ["loop_01_iter_01.json"]  # not rendered twice
+    assert loop.best_image == "refine/refine_00.png"
+    record = read(StageRecord, loop_dir / "stage.json")
+    assert record.notes[0].startswith("loop stopped: no_changes (no new changes")
 
 
 def test_loop_limits_come_from_book_yaml_and_flags(make_book, books_dir, capsys, ollama):

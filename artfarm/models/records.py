@@ -7,7 +7,7 @@ record format (or what a key holds) redoes stages rather than trusting old recor
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
@@ -16,7 +16,7 @@ from artfarm.models.base import StrictModel
 RECORD_SCHEMA_VERSION = 1
 
 StageName = Literal["draft", "review", "refine", "inpaint", "loop", "upscale", "final"]
-STAGE_NAMES: tuple[str, ...] = ("draft", "review", "refine", "inpaint", "loop", "upscale", "final")
+STAGE_NAMES: tuple[str, ...] = get_args(StageName)  # in pipeline order; artfarm.pipeline.stages.STAGES follows it
 
 
 class OutputFile(StrictModel):

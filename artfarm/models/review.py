@@ -89,3 +89,10 @@ class ReviewRecord(StrictModel):
     contact_sheet: str | None = None
     answers: list[ReviewAnswer] = Field(default_factory=list, description="Every raw reply of a model reviewer, in order (retries included).")
     notes: list[str] = Field(default_factory=list)
+
+    def selected_defects(self) -> list[Defect]:
+        """The defects of the selected candidate (what inpainting repairs), whoever made the choice."""
+        if self.selection is None:
+            return []
+        chosen = next((c for c in self.candidates if c.index == self.selection.index), None)
+        return chosen.defects if chosen is not None else self.defects

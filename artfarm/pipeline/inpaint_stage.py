@@ -5,8 +5,9 @@ and each mask under ``pages/NNNN/masks/`` becomes one job (``artfarm.review.mask
 a feathered mask written as ``inpaint/mask_NN.png``, the fix prompt plus the page's terms and
 constraints, a denoise suited to the defect. The repaint (``fix_NN_00.png``) is compared with
 the image before it (``artfarm.review.compare.compare_fix``, the comparison's review kept as
-``fix_NN_review.json``); a fix that scores worse is reverted, and the next job starts from
-the last kept image. ``inpaint_00.png`` is the result; stage.json lists every fix. Fixes judged
+``fix_NN_review.json``): a result rejected outright (blank, flat) is reverted, and with a reviewer
+that sees content (vlm) so is one that scores worse; each revert is logged. The next job starts
+from the last kept image. ``inpaint_00.png`` is the result; stage.json lists every fix. Fixes judged
 by the fallback reviewer because Ollama was down are judged again on the next run.
 """
 
@@ -20,11 +21,12 @@ from PIL import Image
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from artfarm.models.records import InpaintFix, ModelRecord, Prompts, StageRecord
 from artfarm.models.review import Defect, ReviewRecord
-from artfarm.pipeline.keys import key_inputs_with_version
-from artfarm.pipeline.records import describe_output, now_iso, write_json_beside
+from artfarm.pipeline.keys import REASONS, key_inputs_with_version
+from artfarm.pipeline.records import describe_output, log, now_iso, read_record, write_json_beside
 from artfarm.pipeline.stages import PageContext, Plan, RenderStage, Verdict, clear_stage_dir, relative_params, render_job
 from artfarm.review.agent import AgentReviewer
 from artfarm.review.base import Reviewer
+from artfarm.review.heuristic import HeuristicReviewer
 from artfarm.review.compare import compare_fix
 from artfarm.review.masks import InpaintPlan, hand_masks, mask_png, plan_inpaint
 
@@ -32,9 +34,10 @@ MASKS_DIR = "masks"
 RESULT = "inpaint_00.png"
 
 
-def fix_judge(ctx: PageContext) -> Reviewer | None:
-    """The reviewer that decides keep or revert; none when a person chose the draft (the agent reviewer)."""
-    return None if isinstance(ctx.reviewer, AgentReviewer) else ctx.reviewer
+def fix_judge(ctx: PageContext) -> Reviewer:
+    """The reviewer that decides keep or revert; with the agent reviewer (a person chooses) the heuristic
+    checks only that a repaint did not come out blank or flat (it cannot see content, so never scores a fix)."""
+    return HeuristicReviewer() if isinstance(ctx.reviewer, AgentReviewer) else ctx.reviewer
 
 
 class InpaintStage(RenderStage):
@@ -44,7 +47,7 @@ class InpaintStage(RenderStage):
         masks = hand_masks(ctx.page_dir / MASKS_DIR)
         if ctx.review is None and not masks:
             return True, "unknown until the review has run"
-        defects = ctx.review.defects if ctx.review else []
+        defects = ctx.review.selected_defects() if ctx.review else []
         if not defects and not masks:
             return False, "no defects found, no masks supplied"
         return True, f"{len(defects)} defect(s), {len(masks)} mask file(s)"
@@ -58,8 +61,8 @@ class InpaintStage(RenderStage):
         return params
 
     def defects(self, ctx: PageContext, image: Path) -> list[Defect]:
-        """The review's defects, from the selected draft's pixels to those of the image being fixed."""
-        defects = ctx.review.defects if ctx.review else []
+        """The selected candidate's defects, from the selected draft's pixels to those of the image being fixed."""
+        defects = ctx.review.selected_defects() if ctx.review else []
         if not defects:
             return []
         selected = ctx.done["review"].outputs[0]
@@ -76,15 +79,17 @@ class InpaintStage(RenderStage):
                 plan_inpaint(image, self.defects(ctx, image), ctx.prompt, masks_dir=ctx.page_dir / MASKS_DIR,
                              override=ctx.spec.overrides.inpaint)]
         plan.key_inputs["fixes"] = [{**job.model_dump(mode="json"), "mask_sha256": sha256_bytes(mask)} for job, mask in jobs]
-        judge = fix_judge(ctx)
-        plan.key_inputs["reviewer"] = judge.identity() if judge is not None else None
+        plan.key_inputs["reviewer"] = fix_judge(ctx).identity()
         plan.extra["jobs"] = jobs
         return plan
 
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
         verdict = super().check(ctx, plan)
-        if verdict.state == "hit" and verdict.record is not None and self.judged_by_fallback(ctx, verdict.record):
-            return Verdict("miss", "a fix was judged by the fallback reviewer because Ollama failed; judging again")
+        # a hit, or a miss only because the reviewer's identity moved (its model digest was unknown while Ollama was down)
+        if verdict.state == "hit" or (verdict.state == "miss" and verdict.reason == REASONS["reviewer"]):
+            record, _ = read_record(ctx.stage_dir(self.dir_name), quiet=True)
+            if record is not None and self.judged_by_fallback(ctx, record):
+                return Verdict("miss", "a fix was judged by the fallback reviewer because Ollama failed; judging again")
         return verdict
 
     def judged_by_fallback(self, ctx: PageContext, record: StageRecord) -> bool:
@@ -113,6 +118,9 @@ class InpaintStage(RenderStage):
             attempts += used.attempts
             if fix.outcome == "kept":
                 current = result_path
+            else:
+                log.warning("page %s inpaint: fix %s (%s %s) reverted: %s", ctx.page, fix.index,
+                            "mask" if fix.source == "mask_file" else "defect", fix.label, fix.reason)
         result = out_dir / RESULT
         atomic_write_bytes(result, current.read_bytes())
         seed = plan.params.get("seed")
@@ -123,11 +131,12 @@ class InpaintStage(RenderStage):
             prompts=Prompts(positive=plan.params.get("prompt", ""), negative=plan.params.get("negative", "")),
             params=relative_params(ctx, plan.params), outputs=[describe_output(result, seed)], attempts=attempts,
             fixes=fixes, notes=[f"{kept} of {len(fixes)} fix(es) kept" + ("" if kept else
-                                f"; every fix was reverted, so {RESULT} is the image before inpainting")],
+                                f"; every fix was reverted, so {RESULT} is the image before inpainting")]
+            + [f"fix {f.index} ({f.label}) reverted: {f.reason}" for f in fixes if f.outcome == "reverted"],
             started=started, finished=now_iso(), seconds=0.0)
 
     def repaint(self, ctx: PageContext, plan: Plan, job: InpaintPlan, mask: bytes, before: Path,
-                judge: Reviewer | None, out_dir: Path):
+                judge: Reviewer, out_dir: Path):
         stem = f"fix_{job.index:02d}"
         mask_path = out_dir / f"mask_{job.index:02d}.png"
         atomic_write_bytes(mask_path, mask)
@@ -136,15 +145,11 @@ class InpaintStage(RenderStage):
         rendered = render_job(ctx, self.name, params, out_dir, stem)
         after = Path(sorted(rendered.images, key=lambda i: i.batch_index)[0].path)
         workflow = write_json_beside(out_dir, f"{stem}_workflow.json", rendered.workflow) if rendered.workflow else None
-        scores: dict[str, Any] = {}
-        if judge is None:
-            outcome, reason, review = "kept", "kept without comparison: a person chose this page's draft", None
-        else:
-            compared = compare_fix(judge, before, after, ctx.review_context())
-            review = f"{stem}_review.json"
-            atomic_write_json(out_dir / review, compared.review)
-            outcome, reason = compared.outcome, compared.reason
-            scores = {"before_score": compared.before_score, "after_score": compared.after_score}
+        compared = compare_fix(judge, before, after, ctx.review_context())
+        review = f"{stem}_review.json"
+        atomic_write_json(out_dir / review, compared.review)
+        outcome, reason = compared.outcome, compared.reason
+        scores = {"before_score": compared.before_score, "after_score": compared.after_score}
         fix = InpaintFix(index=job.index, source=job.source, label=job.label, box=job.box, mask=mask_path.name,
                          mask_file=job.mask_file, prompt=job.positive, negative=job.negative, denoise=job.denoise,
                          severity=job.severity, result=after.name, result_sha256=sha256_file(after), workflow=workflow,

@@ -2,7 +2,8 @@
 
 It runs only with a reviewer that can critique (``vlm``) and limits above 0 (book.yaml
 ``render.review.iterations_per_loop`` / ``max_loops``, or the flags). Each iteration re-renders
-as refine does, with the parameters the reviewer asked for (under the loop's guard rails):
+the loop's start image (inpaint's output, else refine's, so kept fixes are not thrown away) as
+refine does, at refine's denoise, with the parameters the reviewer asked for (under the guard rails):
 ``loop/loop_LL_iter_II.png`` + ``.json`` (+ ``.workflow.json`` when the renderer has one), and
 ``loop/loop.json`` for the whole run. The best image, not the last, is copied to
 ``loop/best.png`` and moves on to upscale. An unreachable Ollama fails the page (exit 3)
@@ -25,16 +26,12 @@ from artfarm.pipeline.records import describe_output, now_iso, write_json_beside
 from artfarm.pipeline.sizes import print_px
 from artfarm.pipeline.stages import (PageContext, Plan, RefineStage, Stage, Verdict, clear_stage_dir, relative_params,
                                      render_job)
-from artfarm.review.base import Reviewer
+from artfarm.review.base import can_critique
 from artfarm.review.loop import GuardRails, LoopLimits, RenderAgain, run_loop
 
 BEST = "best.png"
 LOOP_RECORD = "loop.json"
-LOOP_STAGE_VERSION = 1
-
-
-def can_critique(reviewer: Reviewer) -> bool:
-    return callable(getattr(reviewer, "critique", None))
+LOOP_STAGE_VERSION = 2  # 2: iterations re-render the start image (refined and inpainted), not the selected draft
 
 
 def loop_limits(ctx: PageContext) -> LoopLimits:
@@ -53,9 +50,8 @@ class LoopStage(Stage):
         return True, ""
 
     def plan(self, ctx: PageContext) -> Plan:
-        params = {k: v for k, v in RefineStage().params(ctx).items() if v is not None}
-        source = Path(params["image"])  # what refine started from: the selected draft
-        start = ctx.input_image(self.name)
+        start = ctx.input_image(self.name)  # the inpaint output, else refine's: each iteration re-renders it
+        params = {**{k: v for k, v in RefineStage().params(ctx).items() if v is not None}, "image": start}
         plain = {k: v for k, v in params.items() if not isinstance(v, Path) and k != "checkpoint"}
         key_inputs = {
             "stage": self.name,
@@ -70,9 +66,9 @@ class LoopStage(Stage):
             "models": {"checkpoint": params.get("checkpoint")},
             "limits": loop_limits(ctx).model_dump(),
             "target": list(print_px(ctx.book.book, ctx.page)),
-            "inputs": {"start": ctx.sha_of(start), "source": ctx.sha_of(source)},
+            "inputs": {"start": ctx.sha_of(start)},
         }
-        return Plan(key_inputs=key_inputs, params=params, extra={"start": start, "source": source})
+        return Plan(key_inputs=key_inputs, params=params, extra={"start": start})
 
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
         verdict = super().check(ctx, plan)
@@ -107,7 +103,7 @@ class LoopStage(Stage):
 
         record = run_loop(start_image=plan.extra["start"], start_params=start_params, ctx=ctx.review_context(),
                           judge=ctx.reviewer, render=render, limits=loop_limits(ctx),  # type: ignore[arg-type]
-                          source_image=plan.extra["source"], loop_dir=loop_dir,
+                          loop_dir=loop_dir,
                           tolerate_service_errors=ctx.settings.review_fallback == "heuristic")
         for rendered in loop_dir.glob("loop_*_render_*.png"):  # copied to loop_LL_iter_II.png by the loop
             rendered.unlink(missing_ok=True)

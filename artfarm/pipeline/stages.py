@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from artfarm.book.loader import LoadedBook
 from artfarm.errors import RunError, WriteError
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_file
-from artfarm.models.records import ModelRecord, Prompts, StageRecord
+from artfarm.models.records import STAGE_NAMES, ModelRecord, Prompts, StageRecord
 from artfarm.models.renderspec import RenderSpec
 from artfarm.models.review import ReviewRecord
 from artfarm.pipeline.keys import cache_key, key_inputs_with_version, why_changed
@@ -349,11 +349,11 @@ class ReviewStage(Stage):
             return Verdict("miss", f"previous attempt failed ({(old.error or '').splitlines()[0]})", failed=True)
         if review is None:
             return Verdict("miss", "not run yet" if old is None else "review.json missing or unreadable")
+        if review.fallback_cause == "service":  # asked again whatever else changed (the model's digest was unknown too)
+            return Verdict("miss", "the last review was by the fallback reviewer because Ollama failed; asking again")
         if not self.matches(plan, review):
             before = {k: v for k, v in (old.key_inputs if old else {}).items() if k != "selection"}
             return Verdict("miss", why_changed(before, key_inputs_with_version(plan.key_inputs)) if before else "review inputs changed")
-        if review.fallback_cause == "service":
-            return Verdict("miss", "the last review was by the fallback reviewer because Ollama failed; asking again")
         ctx.review = review
         if review.status == "waiting":
             return Verdict("waiting", waiting_message(ctx, review))
@@ -498,4 +498,6 @@ from artfarm.pipeline.loop_stage import LoopStage  # noqa: E402
 STAGES: list[Stage] = [DraftStage(), ReviewStage(), RefineStage(), InpaintStage(), LoopStage(), UpscaleStage(), FinalStage()]
 STAGE_DIRS = {s.name: s.dir_name for s in STAGES}
 STAGE_BY_NAME = {s.name: s for s in STAGES}
-STAGE_ORDER = [s.name for s in STAGES]
+STAGE_ORDER: list[str] = list(STAGE_NAMES)
+if [s.name for s in STAGES] != STAGE_ORDER:  # one order for records, status, --from and the engine
+    raise RuntimeError(f"STAGES {[s.name for s in STAGES]} must follow StageName {STAGE_ORDER} (artfarm/models/records.py)")

@@ -97,7 +97,7 @@ def record_decision(book: LoadedBook, page: int, *, select: int | None, reason: 
         raise BadInputError("a decision needs a reason", where="--reason", fix="say why in a few words, e.g. --reason \"best composition\"")
     notes = [*review.notes]
     if reject_all:
-        updated = review.model_copy(update={"status": "rejected_all", "selection": None,
+        updated = review.model_copy(update={"status": "rejected_all", "selection": None, "defects": [],
                                             "notes": notes + [f"all candidates rejected by {decided_by}: {reason}"]})
     else:
         candidate = next((c for c in review.candidates if c.index == select), None)
@@ -108,7 +108,9 @@ def record_decision(book: LoadedBook, page: int, *, select: int | None, reason: 
             notes.append(f"candidate {select} was rejected by the reviewer ({candidate.reject_reason}) but chosen by {decided_by}")
         selection = Selection(index=candidate.index, file=candidate.file, seed=candidate.seed, rationale=reason,
                               decided_by=decided_by)
-        updated = review.model_copy(update={"status": "selected", "selection": selection, "notes": notes})
+        # inpainting repairs the chosen picture, so its defects (not the reviewer's first choice's) are the page's
+        updated = review.model_copy(update={"status": "selected", "selection": selection, "notes": notes,
+                                            "defects": candidate.defects})
     updated = ReviewRecord.model_validate(updated.model_dump())
     atomic_write_json(path, updated)
     return updated

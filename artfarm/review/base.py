@@ -44,3 +44,8 @@ class Reviewer(Protocol):
 
     def review(self, candidates: list[Candidate], ctx: ReviewContext) -> ReviewRecord:
         """Score every candidate and select one, or return status 'waiting' for a person/agent."""
+
+
+def can_critique(reviewer: object) -> bool:
+    """A reviewer that sees content (the vlm reviewer) can critique; measured checks (heuristic, agent) cannot."""
+    return callable(getattr(reviewer, "critique", None))

@@ -1,7 +1,8 @@
 """The heuristic reviewer: measured image checks, no model.
 
-Rejects blank, flat or black (NaN) images and near-duplicates within the burst (perceptual
-hash distance), then scores what a picture book page needs from a draft:
+Rejects blank, flat or black images (a sampler's NaN output is saved as black) and
+near-duplicates within the burst (perceptual hash distance), then scores what a picture
+book page needs from a draft:
 - calm space: the largest run of low-detail rows (or columns) in the region where the
   layout puts the words, as a share of that region;
 - palette: how close the image's colours are to the style pack's palette;
@@ -101,8 +102,7 @@ def decide(page: int, reviews: list[CandidateReview], reviewer: ReviewerInfo) ->
 
 
 def blank_reason(grey: np.ndarray) -> str | None:
-    if not np.isfinite(grey).all():
-        return "image holds NaN values"
+    """Blank, black or flat. (An 8-bit image cannot hold NaN; a sampler's NaN output arrives as black.)"""
     mean, std = float(grey.mean()), float(grey.std())
     if mean < BLACK_MEAN and std < 0.05:
         return f"black image (mean luminance {mean:.3f}; NaN output from the sampler looks like this)"

@@ -6,9 +6,10 @@ scores. artfarm applies the changes under guard rails (prompt growth capped, neg
 only for defects actually seen, cfg/steps within a small span of where they started, the
 seed locked unless the composition is wrong) and calls the injected ``render`` to render
 again. Each result is compared with the best so far; a regression is reverted (the next
-iteration starts from the best parameters, told what failed). Within a loop every iteration
-re-renders the loop's source image (for the first loop, ``source_image``: e.g. the selected
-draft that refine started from); each later loop re-renders the best image so far.
+iteration starts from the best parameters, told what failed; a change that would render parameters
+already tried from the same image ends the loop: "no new changes"). Within a loop every iteration
+re-renders the loop's source image: for the first loop the start image (the refined and
+inpainted picture, so fixes are kept), for each later loop the best image so far.
 The best image, not the last, is what the loop hands on.
 
 Files (pages/NNNN/loop/): loop_LL_iter_II.png + .json per iteration, loop.json last.
@@ -25,7 +26,6 @@ from pydantic import Field
 
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_file
 from artfarm.models.base import StrictModel
-from artfarm.models.book import Book
 from artfarm.models.loop import AppliedChanges, Critique, IterationRecord, LoopParams, LoopRecord
 from artfarm.models.renderspec import SEED_MAX
 from artfarm.ollama.errors import OllamaError
@@ -38,13 +38,6 @@ NEW_SEED_STEP = 7919  # a new composition: a far, deterministic seed
 class LoopLimits(StrictModel):
     iterations_per_loop: int = Field(3, ge=0, le=20)
     max_loops: int = Field(1, ge=0, le=10)
-
-    @classmethod
-    def from_book(cls, book: Book, *, iterations_per_loop: int | None = None, max_loops: int | None = None) -> "LoopLimits":
-        """book.yaml render.review, overridden by flags when given."""
-        review = book.render.review
-        return cls(iterations_per_loop=review.iterations_per_loop if iterations_per_loop is None else iterations_per_loop,
-                   max_loops=review.max_loops if max_loops is None else max_loops)
 
 
 @dataclass(frozen=True)
@@ -177,12 +170,12 @@ class _ReviewerFailed(Exception):
 
 
 def run_loop(*, start_image: Path, start_params: LoopParams, ctx: ReviewContext, judge: LoopJudge, render: RenderFn,
-             limits: LoopLimits, source_image: Path | None = None, loop_dir: Path | None = None,
+             limits: LoopLimits, loop_dir: Path | None = None,
              rails: GuardRails = GuardRails(), tolerate_service_errors: bool = False) -> LoopRecord:
     """Run the loop for one page and return (and write as loop/loop.json) its record.
 
-    ``start_image`` was rendered with ``start_params`` (the refine or inpaint output) and is the
-    first best; ``source_image`` is what the first loop's iterations render from (default: start_image).
+    ``start_image`` was rendered with ``start_params`` (the refine or inpaint output); it is the
+    first best and what the first loop's iterations re-render.
 
     ``tolerate_service_errors``: an unreachable or slow reviewer ends the loop (best so far moves on)
     instead of raising; pass ``settings.review_fallback == "heuristic"``.
@@ -222,10 +215,11 @@ def run_loop(*, start_image: Path, start_params: LoopParams, ctx: ReviewContext,
         return finish(None, None, "reviewer_failed", failed.reason, failed=failed.answers)
     best = _Best(Path(start_image), start, start_params)
     asked, params = start, start_params
+    tried: dict[tuple[str, str], str] = {}  # (source image, parameters) already rendered -> its iteration
     pending: Critique | None = None  # a critique asked after a revert, not yet in any record
     try:
         for loop in range(1, limits.max_loops + 1):
-            source = Path(source_image) if loop == 1 and source_image is not None else best.image
+            source = Path(start_image) if loop == 1 else best.image
             for iteration in range(1, limits.iterations_per_loop + 1):
                 if asked.done:
                     return finish(best, start, "done", asked.reason, last=pending)
@@ -233,8 +227,13 @@ def run_loop(*, start_image: Path, start_params: LoopParams, ctx: ReviewContext,
                 if change.params == params:
                     return finish(best, start, "no_changes", "no change survived the guard rails: "
                                   + ("; ".join(change.refused) or "the reviewer asked for none"), last=pending)
-                pending = None
                 stem = f"loop_{loop:02d}_iter_{iteration:02d}"
+                again = tried.get((str(source), change.params.model_dump_json()))
+                if again is not None:  # the renderer is deterministic: the same image again, judged the same
+                    return finish(best, start, "no_changes", f"no new changes: {'; '.join(change.applied)} gives the "
+                                  f"parameters {again} already tried; the best image moves on", last=pending)
+                tried[(str(source), change.params.model_dump_json())] = stem
+                pending = None
                 image = _place(render(RenderAgain(source_image=source, params=change.params, loop=loop,
                                                   iteration=iteration, out_dir=loop_dir, stem=stem)), loop_dir / f"{stem}.png")
                 before = best.critique.score

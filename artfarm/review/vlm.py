@@ -6,10 +6,17 @@ is settled by asking in both orders. Every raw reply is kept in review.json. Whe
 model keeps breaking the format the page falls back to another reviewer (`heuristic`),
 and review.json says so; an unreachable or slow Ollama is an exit-3 error unless the
 fallback was asked for (--review-fallback heuristic).
+
+The cache identity holds everything that shapes what the model sees and answers, including the
+model's digest (GET /api/tags, once per run), so `ollama pull` replacing a tag redoes the
+reviews. When Ollama cannot be asked (``status`` or a cached run with Ollama down), the digest
+last recorded in the book's review.json files stands in.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -29,6 +36,8 @@ from artfarm.review.imaging import PreparedImage, prepare_image
 from artfarm.review.ranking import NEAR_TIE, gate_failures, rank, settle_near_tie, total_score
 
 FallbackSource = Callable[[], Reviewer]
+DigestSource = Callable[[str], "str | None"]
+log = logging.getLogger("artfarm.review")
 
 
 @dataclass(frozen=True)
@@ -47,18 +56,37 @@ class VlmReviewer:
     kind = "vlm"
 
     def __init__(self, client: OllamaClient, model: str, *, fallback: Reviewer | FallbackSource | None = None,
-                 fallback_on_service_error: bool = False, options: VlmOptions = VlmOptions()):
+                 fallback_on_service_error: bool = False, options: VlmOptions = VlmOptions(),
+                 recorded_digest: DigestSource | None = None):
         self.client = client
         self.model = model
         self._fallback = fallback
         self.fallback_on_service_error = fallback_on_service_error
         self.options = options
         self._digest: str | None = None
+        self._recorded_digest = recorded_digest
+        self._identity_lock = threading.Lock()
+        self._identity_digest: tuple[str | None] | None = None  # looked up once, so every key of a run agrees
 
     def identity(self) -> dict[str, Any]:
         o = self.options
-        return {"kind": self.kind, "model": self.model, "prompt_version": prompts.PROMPT_VERSION, "max_edge": o.max_edge,
-                "jpeg_quality": o.jpeg_quality, "near_tie": o.near_tie, "seed": o.seed}
+        return {"kind": self.kind, "model": self.model, "digest": self.model_digest(),
+                "prompt_version": prompts.PROMPT_VERSION, "max_edge": o.max_edge, "ref_max_edge": o.ref_max_edge,
+                "max_refs": o.max_refs, "max_attempts": o.max_attempts, "jpeg_quality": o.jpeg_quality,
+                "near_tie": o.near_tie, "seed": o.seed}
+
+    def model_digest(self) -> str | None:
+        """The pulled model's digest, asked once; when Ollama cannot say, the digest the book's reviews recorded."""
+        with self._identity_lock:
+            if self._identity_digest is None:
+                try:
+                    digest: str | None = self.client.require_model(self.model).digest
+                except OllamaError as exc:
+                    digest = self._recorded_digest(self.model) if self._recorded_digest else None
+                    log.warning("could not read the digest of %s from Ollama (%s); using %s", self.model, exc.what,
+                                "the one recorded in review.json" if digest else "none, so vlm reviews count as changed")
+                self._identity_digest = (digest,)
+            return self._identity_digest[0]
 
     def info(self) -> ReviewerInfo:
         return ReviewerInfo(kind=self.kind, model=self.model, digest=self._digest, prompt_version=prompts.PROMPT_VERSION)
@@ -236,4 +264,19 @@ def create(settings, book) -> VlmReviewer:
         return reviewers.create("heuristic", settings, book)
 
     return VlmReviewer(OllamaClient(settings.ollama_url), book.book.models.vlm, fallback=heuristic,
-                       fallback_on_service_error=settings.review_fallback == "heuristic")
+                       fallback_on_service_error=settings.review_fallback == "heuristic",
+                       recorded_digest=lambda model: recorded_digest(book.root, model))
+
+
+def recorded_digest(book_root: Path, model: str) -> str | None:
+    """The model digest in the newest vlm review.json of the book that names ``model``."""
+    found: list[tuple[float, str]] = []
+    for path in Path(book_root).glob("pages/*/review.json"):
+        try:
+            record = ReviewRecord.model_validate_json(path.read_bytes())
+            when = path.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if record.reviewer.kind == VlmReviewer.kind and record.reviewer.model == model and record.reviewer.digest:
+            found.append((when, record.reviewer.digest))
+    return max(found)[1] if found else None

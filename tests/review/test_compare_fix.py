@@ -1,11 +1,12 @@
-"""A repaint that scores worse than the image before it is reverted; judged by any reviewer."""
+"""A repaint rejected outright is reverted by any reviewer; one that scores worse only by a reviewer that sees content."""
 
 from __future__ import annotations
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from artfarm.models.review import CandidateReview, PairwiseComparison, ReviewerInfo, ReviewRecord
 from artfarm.review.compare import compare_fix
+from artfarm.review.heuristic import HeuristicReviewer
 from artfarm.review.vlm import VlmReviewer
 from tests.doubles.fixtures import MODEL
 from tests.doubles.judging import judge
@@ -42,10 +43,30 @@ def images(tmp_path, before_colour=RED, after_colour=BLUE):
 
 def test_worse_total_is_reverted_better_or_equal_is_kept(tmp_path, page_ctx):
     before, after = images(tmp_path)
-    worse = compare_fix(TotalsReviewer(0.8, 0.6), before, after, page_ctx)
+    worse = compare_fix(TotalsReviewer(0.8, 0.6), before, after, page_ctx, by_score=True)
     assert worse.outcome == "reverted" and "below 0.80" in worse.reason
-    assert compare_fix(TotalsReviewer(0.6, 0.8), before, after, page_ctx).outcome == "kept"
-    assert compare_fix(TotalsReviewer(0.7, 0.7), before, after, page_ctx).outcome == "kept"
+    assert compare_fix(TotalsReviewer(0.6, 0.8), before, after, page_ctx, by_score=True).outcome == "kept"
+    assert compare_fix(TotalsReviewer(0.7, 0.7), before, after, page_ctx, by_score=True).outcome == "kept"
+
+
+def test_a_reviewer_that_cannot_see_content_never_reverts_by_score(tmp_path, page_ctx):
+    before, after = images(tmp_path)
+    out = compare_fix(TotalsReviewer(0.8, 0.6), before, after, page_ctx)
+    assert out.outcome == "kept" and "does not see content" in out.reason
+
+
+def test_heuristic_keeps_a_lower_scoring_repaint_and_reverts_a_flat_one(tmp_path, page_ctx):
+    before, busier, flat = tmp_path / "before.png", tmp_path / "busier.png", tmp_path / "flat.png"
+    art = Image.new("RGB", (128, 128), (200, 180, 140))
+    ImageDraw.Draw(art).rectangle((20, 60, 100, 120), fill=(60, 90, 40))
+    art.save(before)
+    art.paste(Image.effect_noise((128, 40), 90).convert("RGB"), (0, 0))  # the repaint put detail where words go
+    art.save(busier)
+    Image.new("RGB", (128, 128), (120, 120, 120)).save(flat)
+    kept = compare_fix(HeuristicReviewer(), before, busier, page_ctx)
+    assert kept.outcome == "kept" and kept.after_score < kept.before_score  # scores lower, yet is kept
+    flat_out = compare_fix(HeuristicReviewer(), before, flat, page_ctx)
+    assert flat_out.outcome == "reverted" and "flat image" in flat_out.reason
 
 
 def test_a_fix_that_breaks_a_hard_criterion_is_reverted(tmp_path, page_ctx):
@@ -57,7 +78,8 @@ def test_a_fix_that_breaks_a_hard_criterion_is_reverted(tmp_path, page_ctx):
 def test_pairwise_outcome_decides_a_near_tie(tmp_path, page_ctx):
     before, after = images(tmp_path)
     prefers_before = PairwiseComparison(a=1, b=0, winner_ab=0, winner_ba=0, outcome="b")
-    assert compare_fix(TotalsReviewer(0.70, 0.72, comparison=prefers_before), before, after, page_ctx).outcome == "reverted"
+    out = compare_fix(TotalsReviewer(0.70, 0.72, comparison=prefers_before), before, after, page_ctx, by_score=True)
+    assert out.outcome == "reverted"
 
 
 def test_vlm_reverts_an_inpaint_that_scores_worse(tmp_path, page_ctx, ollama, client):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from artfarm.models.book import Book
 from artfarm.models.loop import Critique, IterationRecord, LoopChanges, LoopParams, LoopRecord
 from artfarm.models.review import CriterionScore, Defect, ReviewAnswer
 from artfarm.ollama.errors import OllamaTimeout
@@ -124,15 +123,12 @@ def test_limits_bound_iterations_and_loops_chain_from_the_best(page_ctx, start_i
     scores = [0.1, 0.2, 0.3, 0.4, 0.5]
     judge = ScriptedJudge(*[crit(s, prompt_append=f"t{i}") for i, s in enumerate(scores)])
     render = Renderer(tmp_path)
-    selected = page_ctx.page_dir / "selected" / "selected.png"
-    selected.parent.mkdir()
-    Image.new("RGB", (64, 64)).save(selected)
-    record = go(page_ctx, start_image, judge, render, iterations=2, loops=2, source_image=selected)
+    record = go(page_ctx, start_image, judge, render, iterations=2, loops=2)
     assert len(render.requests) == 4 and record.stopped == "limits"
     assert record.iterations == ["loop_01_iter_01.json", "loop_01_iter_02.json",
                                  "loop_02_iter_01.json", "loop_02_iter_02.json"]
     sources = [r.source_image.name for r in render.requests]
-    assert sources == ["selected.png", "selected.png", "loop_01_iter_02.png", "loop_01_iter_02.png"]
+    assert sources == ["refine_00.png", "refine_00.png", "loop_01_iter_02.png", "loop_01_iter_02.png"]
     assert record.best_image == "loop/loop_02_iter_02.png"
 
 
@@ -209,13 +205,6 @@ def test_cfg_and_steps_stay_near_the_start():
     out = apply_changes(START, START, crit(0.5, cfg=15.0, steps=100))
     assert out.params.cfg == 8.0 and out.params.steps == 42
     assert len(out.refused) == 2
-
-
-def test_limits_from_book_and_flags():
-    book = Book.model_validate({"title": "t", "author": "a", "style_pack": "p",
-                                "render": {"review": {"iterations_per_loop": 4, "max_loops": 2}}})
-    assert LoopLimits.from_book(book) == LoopLimits(iterations_per_loop=4, max_loops=2)
-    assert LoopLimits.from_book(book, max_loops=0).max_loops == 0
 
 
 # -- with the vlm reviewer on a loopback Ollama ---------------------------------------------------------

@@ -13,7 +13,7 @@ from artfarm.errors import RunError
 from artfarm.models.review import CandidateReview, ReviewerInfo, ReviewRecord, Selection
 from artfarm.ollama.errors import OllamaModelMissing, OllamaTimeout
 from artfarm.registry import reviewers
-from artfarm.review.vlm import VlmReviewer
+from artfarm.review.vlm import VlmOptions, VlmReviewer
 from artfarm.settings import resolve_settings
 from tests.doubles.fixtures import MODEL, write_candidates
 from tests.doubles.judging import judge, purpose, user_images
@@ -217,6 +217,22 @@ def test_registry_factory_reads_model_and_url(make_book, ollama):
     assert made.client.base_url == ollama.url and made.fallback_on_service_error
     assert made.identity()["model"] == "llava:13b" and made.identity()["prompt_version"] == "vlm-1"
     made.close()
+
+
+@pytest.mark.parametrize("option", ["ref_max_edge", "max_refs", "max_attempts", "max_edge", "jpeg_quality", "seed"])
+def test_options_that_shape_the_answers_are_in_the_identity(client, option):
+    from dataclasses import replace
+
+    plain = VlmReviewer(client, MODEL).identity()
+    changed = VlmOptions(**{option: getattr(VlmOptions(), option) + 1})
+    assert VlmReviewer(client, MODEL, options=changed).identity() != plain
+    assert VlmReviewer(client, MODEL, options=replace(VlmOptions(), keep_alive="1h")).identity() == plain
+
+
+def test_identity_holds_the_model_digest(ollama, client):
+    assert VlmReviewer(client, MODEL).identity()["digest"] == DIGEST
+    ollama.models[0]["digest"] = "e" * 64
+    assert VlmReviewer(client, MODEL).identity()["digest"] == "e" * 64
 
 
 def test_every_raw_reply_lands_in_review_json(ollama, client, page_ctx):
