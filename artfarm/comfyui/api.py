@@ -85,6 +85,13 @@ class HistoryEntry(_Received):
     def images(self, node_id: str) -> list[OutputImage]:
         return [OutputImage.model_validate(i) for i in self.outputs.get(node_id, {}).get("images", [])]
 
+    def cached_nodes(self) -> list[str]:
+        """Node ids the server answered from its cache (its ``execution_cached`` message)."""
+        for message in self.status.messages:
+            if len(message) == 2 and message[0] == "execution_cached" and isinstance(message[1], dict):
+                return [str(n) for n in message[1].get("nodes", [])]
+        return []
+
     def error_message(self) -> dict[str, Any] | None:
         for message in self.status.messages:
             if len(message) == 2 and message[0] in ("execution_error", "execution_interrupted"):

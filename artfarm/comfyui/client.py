@@ -10,9 +10,11 @@ never decide where anything is written. Every call has a timeout and every wait 
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,9 +30,9 @@ from websockets.sync.client import ClientConnection, connect
 from artfarm.comfyui.api import (ErrorObject, FileRef, HistoryEntry, OutputImage, PromptAccepted, PromptRejectedBody, PromptRequest,
                                  QueueState, SystemStats)
 from artfarm.comfyui.errors import (ComfyUIProtocolError, ComfyUITimeout, ComfyUIUnreachable, ExecutionFailed,
-                                    Interrupted, NodeProblem, OutOfMemory, WorkflowRejected)
+                                    Interrupted, NodeProblem, OutOfMemory, OutputMissing, WorkflowRejected)
 from artfarm.comfyui.templates import Template
-from artfarm.errors import BadInputError
+from artfarm.errors import BadInputError, ServiceError
 from artfarm.fsio import atomic_write_bytes, sha256_bytes
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per reques
 
 OOM_PATTERN = re.compile(r"out of memory|OutOfMemory|Allocation on device|not enough memory|can't allocate memory", re.I)
 UPLOAD_SUBFOLDER = "artfarm"
+RECV_TIMEOUT_S = 1.0  # the longest a run waits for a WebSocket message before checking for cancellation
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,61 @@ class RunOutcome:
     cached_nodes: list[str] = field(default_factory=list)
     ws_reconnects: int = 0
     history_polls: int = 0
+    graph: dict[str, Any] | None = None  # the graph whose run made ``files`` (differs after a resubmission)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Cancellation:
+    """Shared by the runs of one renderer: ``cancel()`` (any thread) stops each run in flight.
+
+    Each run registers its prompt once submitted. Cancelling removes the prompt from the
+    server's pending queue, then interrupts it if it is running (in that order, so a prompt
+    that starts in between is still caught). Followers notice within a second and raise
+    Interrupted; runs started afterwards raise it at once."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, ComfyClient] = {}
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._event.set()
+            in_flight = list(self._in_flight.items())
+        for prompt_id, client in in_flight:
+            _stop_on_server(client, prompt_id)
+
+    def check(self, where: str) -> None:
+        if self.cancelled:
+            raise cancelled_error(where)
+
+    def started(self, client: ComfyClient, prompt_id: str) -> None:
+        with self._lock:
+            self._in_flight[prompt_id] = client
+            cancelled = self._event.is_set()
+        if cancelled:  # cancel() ran while this prompt was being submitted
+            _stop_on_server(client, prompt_id)
+
+    def finished(self, prompt_id: str) -> None:
+        with self._lock:
+            self._in_flight.pop(prompt_id, None)
+
+
+def _stop_on_server(client: ComfyClient, prompt_id: str) -> None:
+    try:
+        client.delete_queued([prompt_id])
+        client.interrupt(prompt_id)
+    except ServiceError as exc:  # the run is abandoned either way; say so and go on
+        log.warning("could not stop prompt %s on %s: %s", prompt_id, client.base_url, exc.what)
+
+
+def cancelled_error(where: str, prompt_id: str | None = None) -> Interrupted:
+    return Interrupted("cancelled: the job was stopped before it finished", where=where,
+                       fix="run the same command again; finished work is kept and skipped", prompt_id=prompt_id)
 
 
 class Deadline:
@@ -208,8 +266,13 @@ class ComfyClient:
     def queue(self) -> QueueState:
         return self._parse(self._request("GET", "/queue"), QueueState)
 
-    def interrupt(self) -> None:
-        self._expect_ok(self._request("POST", "/interrupt", json={}))
+    def interrupt(self, prompt_id: str | None = None) -> None:
+        """Stop the running prompt; with ``prompt_id``, only if that prompt is the one running."""
+        self._expect_ok(self._request("POST", "/interrupt", json={"prompt_id": prompt_id} if prompt_id else {}))
+
+    def delete_queued(self, prompt_ids: list[str]) -> None:
+        """Remove prompts from the pending queue (ids not pending are ignored by the server)."""
+        self._expect_ok(self._request("POST", "/queue", json={"delete": prompt_ids}))
 
     def free(self, *, unload_models: bool = True, free_memory: bool = True) -> None:
         self._expect_ok(self._request("POST", "/free", json={"unload_models": unload_models, "free_memory": free_memory}))
@@ -257,9 +320,16 @@ class ComfyClient:
     def view(self, image: OutputImage | FileRef) -> bytes:
         params = {"filename": image.filename, "subfolder": image.subfolder, "type": image.type}
         response = self._request("GET", "/view", params=params)
+        if response.status_code == 404:
+            raise OutputMissing(f"the server has no file {image.filename!r} (subfolder {image.subfolder!r})",
+                                where=f"{self.base_url}/view",
+                                fix="something deleted it from ComfyUI's output folder; run the job again (artfarm "
+                                    "resubmits under a new file name prefix when the server answers from its cache)",
+                                filename=image.filename, subfolder=image.subfolder)
         if response.status_code != 200:
             raise ComfyUIProtocolError(f"/view answered HTTP {response.status_code} for {image.filename!r}",
-                                       where=f"{self.base_url}/view", fix="the output may have been deleted on the server; run the job again")
+                                       where=f"{self.base_url}/view",
+                                       fix="the server refuses this file name; is this URL a ComfyUI server of version 0.3.x?")
         return response.content
 
     # ------------------------------------------------------------------ WebSocket
@@ -290,38 +360,78 @@ class ComfyClient:
     # ------------------------------------------------------------------ a whole run
     def run(self, graph: dict[str, Any], *, out_dir: Path, stem: str, output_node: str,
             progress: ProgressCallback | None = None, deadline_s: float | None = None,
-            template: Template | None = None) -> RunOutcome:
-        """Submit ``graph``, follow it to the end, write its images as ``out_dir/<stem>_NN.png``."""
+            template: Template | None = None, cancel: Cancellation | None = None) -> RunOutcome:
+        """Submit ``graph``, follow it to the end, write its images as ``out_dir/<stem>_NN.png``.
+
+        If the history names outputs the server no longer has (404) and every node came from
+        the server's cache, an identical resubmission would name the same missing files again;
+        so the graph is resubmitted once with a new ``filename_prefix`` on the output node,
+        which makes that node run again (from the cached image) and write new files."""
         deadline = Deadline(deadline_s if deadline_s is not None else self.timeouts.run)
+        follower, entry = self._follow_run(graph, progress, deadline, template, cancel)
+        attempts: list[dict[str, Any]] = []
+        try:
+            images, data = self._fetch_outputs(entry, output_node, follower.prompt_id)
+        except OutputMissing as exc:
+            cached = set(follower.cached) | set(entry.cached_nodes())
+            if not set(graph) <= cached or "filename_prefix" not in graph.get(output_node, {}).get("inputs", {}):
+                raise
+            graph = with_fresh_prefix(graph, output_node)
+            attempts.append({"attempt": 1, "error": "output_missing", "prompt_id": follower.prompt_id,
+                             "filename": exc.payload.get("filename"),
+                             "action": "resubmit with filename_prefix " + graph[output_node]["inputs"]["filename_prefix"]})
+            log.warning("%s: %s; resubmitting under a new file name prefix", self.base_url, exc.what)
+            follower, entry = self._follow_run(graph, progress, deadline, template, cancel)
+            images, data = self._fetch_outputs(entry, output_node, follower.prompt_id)
+        files = [atomic_write_bytes(Path(out_dir) / f"{stem}_{index:02d}.png", body) for index, body in enumerate(data)]
+        return RunOutcome(prompt_id=follower.prompt_id, files=files, images=images, cached_nodes=follower.cached,
+                          ws_reconnects=follower.reconnects, history_polls=follower.polls, graph=graph, attempts=attempts)
+
+    def _follow_run(self, graph: dict[str, Any], progress: ProgressCallback | None, deadline: Deadline,
+                    template: Template | None, cancel: Cancellation | None) -> tuple[_RunFollower, HistoryEntry]:
+        if cancel is not None:
+            cancel.check(self.base_url)
         client_id = uuid.uuid4().hex
         ws: ClientConnection | None = self.connect_ws(client_id)
+        prompt_id: str | None = None
         try:
             prompt_id = self.submit(graph, client_id, template)
-            follower = _RunFollower(self, prompt_id, client_id, progress, deadline)
+            if cancel is not None:
+                cancel.started(self, prompt_id)
+            follower = _RunFollower(self, prompt_id, client_id, progress, deadline, cancel)
             ws = follower.follow(ws)
+            return follower, follower.final_history()
         finally:
             if ws is not None:
                 ws.close()
-        entry = follower.final_history()
+            if cancel is not None and prompt_id is not None:
+                cancel.finished(prompt_id)
+
+    def _fetch_outputs(self, entry: HistoryEntry, output_node: str, prompt_id: str) -> tuple[list[OutputImage], list[bytes]]:
+        """Every output's bytes, or an error before any file is written."""
         images = entry.images(output_node)
         if not images:
             raise ComfyUIProtocolError(f"the run finished but node {output_node} saved no images",
                                        where=f"{self.base_url}/history/{prompt_id}",
                                        fix="check that the workflow's output node is a SaveImage")
-        files = []
-        for index, image in enumerate(images):
-            files.append(atomic_write_bytes(Path(out_dir) / f"{stem}_{index:02d}.png", self.view(image)))
-        return RunOutcome(prompt_id=prompt_id, files=files, images=images, cached_nodes=follower.cached,
-                          ws_reconnects=follower.reconnects, history_polls=follower.polls)
+        return images, [self.view(image) for image in images]
+
+
+def with_fresh_prefix(graph: dict[str, Any], output_node: str) -> dict[str, Any]:
+    """A copy of ``graph`` whose output node saves under a prefix the server has not used."""
+    graph = copy.deepcopy(graph)
+    inputs = graph[output_node]["inputs"]
+    inputs["filename_prefix"] = f"{inputs['filename_prefix']}-{uuid.uuid4().hex[:8]}"
+    return graph
 
 
 class _RunFollower:
     """Follows one prompt over the WebSocket, falling back to /history when it drops."""
 
     def __init__(self, client: ComfyClient, prompt_id: str, client_id: str, progress: ProgressCallback | None,
-                 deadline: Deadline):
+                 deadline: Deadline, cancel: Cancellation | None = None):
         self.client, self.prompt_id, self.client_id = client, prompt_id, client_id
-        self.progress, self.deadline = progress, deadline
+        self.progress, self.deadline, self.cancel = progress, deadline, cancel
         self.cached: list[str] = []
         self.reconnects = 0
         self.polls = 0
@@ -336,6 +446,7 @@ class _RunFollower:
     def follow(self, ws: ClientConnection | None) -> ClientConnection | None:
         """Returns when the run is over (the connection still open, or None if it dropped)."""
         while True:
+            self._check_cancelled()
             if self.deadline.expired():
                 raise self._timeout()
             if ws is None:
@@ -347,7 +458,7 @@ class _RunFollower:
                     continue
                 if self._history_done():  # the end may have passed while disconnected
                     return ws
-            wait = min(self.deadline.remaining(), self.client.timeouts.poll if self.reconnects else 5.0)
+            wait = min(self.deadline.remaining(), self.client.timeouts.poll if self.reconnects else RECV_TIMEOUT_S)
             try:
                 raw = ws.recv(timeout=wait)
             except TimeoutError:
@@ -362,6 +473,10 @@ class _RunFollower:
                 continue  # preview images
             if self._handle(json.loads(raw)):
                 return ws
+
+    def _check_cancelled(self) -> None:
+        if self.cancel is not None and self.cancel.cancelled:
+            raise cancelled_error(f"{self.client.base_url} prompt {self.prompt_id}", self.prompt_id)
 
     def _reconnect(self) -> ClientConnection | None:
         try:
@@ -418,6 +533,7 @@ class _RunFollower:
         """The history entry; it can lag the end of the run by a moment, so poll briefly."""
         entry = self._entry
         while entry is None:
+            self._check_cancelled()
             entry = self.client.history(self.prompt_id)
             if entry is not None:
                 break

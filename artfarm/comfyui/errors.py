@@ -4,6 +4,7 @@
     ├── ComfyUIUnreachable      connection refused / reset after bounded retries
     ├── ComfyUITimeout          a call or a whole run passed its deadline
     ├── ComfyUIProtocolError    the server answered something that is not ComfyUI's protocol
+    │   └── OutputMissing       /view has no file for an output the history names (404)
     └── WorkflowRejected        POST /prompt said 400, or artfarm's own check against /object_info failed
     RunError (exit 1)
     ├── ExecutionFailed         a node raised while running (node id, type, exception)
@@ -55,6 +56,10 @@ class ComfyUITimeout(ServiceError):
 
 class ComfyUIProtocolError(ServiceError):
     pass
+
+
+class OutputMissing(ComfyUIProtocolError):
+    """/view answered 404 for an output the run's history names."""
 
 
 class WorkflowRejected(ServiceError):

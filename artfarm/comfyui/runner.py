@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artfarm.comfyui.client import ComfyClient, ProgressCallback, RunOutcome
+from artfarm.comfyui.client import Cancellation, ComfyClient, ProgressCallback, RunOutcome
 from artfarm.comfyui.errors import OutOfMemory, WorkflowRejected
 from artfarm.comfyui.templates import Template
 from artfarm.comfyui.validate import check_graph
@@ -41,7 +41,8 @@ def validate_for_server(client: ComfyClient, template: Template, graph: dict[str
 
 
 def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, out_dir: Path, stem: str,
-            progress: ProgressCallback | None = None, deadline_s: float | None = None) -> JobResult:
+            progress: ProgressCallback | None = None, deadline_s: float | None = None,
+            cancel: Cancellation | None = None) -> JobResult:
     values = dict(values)
     graph = template.instantiate(values)
     validate_for_server(client, template, graph)
@@ -50,8 +51,10 @@ def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, 
     while True:
         try:
             outcome = client.run(graph, out_dir=out_dir, stem=stem, output_node=template.decl.output_node,
-                                 progress=progress, deadline_s=deadline_s, template=template)
-            return JobResult(graph=graph, outcome=outcome, values=values, attempts=attempts)
+                                 progress=progress, deadline_s=deadline_s, template=template, cancel=cancel)
+            for record in outcome.attempts:
+                attempts.append({**record, "attempt": len(attempts) + 1})
+            return JobResult(graph=outcome.graph or graph, outcome=outcome, values=values, attempts=attempts)
         except OutOfMemory as exc:
             record = {"attempt": len(attempts) + 1, "error": "out_of_memory", "node_id": exc.node_id,
                       "node_type": exc.node_type, "exception_type": exc.exception_type, "prompt_id": exc.prompt_id}

@@ -37,6 +37,8 @@ class ParamDecl(StrictModel):
     targets: list[Binding] = Field(min_length=1, description="Node inputs this parameter sets (all get the same value).")
     kind: Literal["value", "image", "mask"] = Field("value", description="image/mask: a local file artfarm uploads first.")
     required: bool = Field(False, description="The graph holds a placeholder; a run must set this parameter.")
+    onto: str | None = Field(None, description="kind mask: the image parameter it is uploaded onto (/upload/mask); "
+                                               "its targets load that image with the mask as alpha.")
     description: str = ""
 
 
@@ -134,6 +136,12 @@ def load_template(name: str, root: Path | None = None) -> Template:
                 raise BadInputError(f"parameter {pname!r} targets node {target.node} input {target.input!r}, which the graph lacks",
                                     where=f"{params_path} $.parameters.{pname}.targets[{i}]",
                                     fix=f"point it at an existing node input of {path.name}")
+    for pname, p in decl.parameters.items():
+        onto = decl.parameters.get(p.onto) if p.onto else None
+        if (p.kind == "mask") != (onto is not None and onto.kind == "image"):
+            raise BadInputError(f"parameter {pname!r}: a mask needs `onto` naming an image parameter, and only a mask has one",
+                                where=f"{params_path} $.parameters.{pname}.onto",
+                                fix="set onto to the image parameter the mask is applied to (see workflows/README.md)")
     for field, node in (("output_node", decl.output_node), ("decode_node", decl.decode_node)):
         if node is not None and node not in graph:
             raise BadInputError(f"{field} {node} is not a node of {path.name}", where=f"{params_path} $.{field}",

@@ -3,20 +3,24 @@
 Each stage runs its workflow template (draft, refine, inpaint, upscale_print). Models come
 from the book's pins (``models.draft_checkpoint`` for drafts, ``final_checkpoint`` for the
 later stages, ``upscale_model``) unless a request names them. Input images are uploaded
-under content-addressed names. Jobs go to the least busy server; a server that cannot be
-reached is skipped for the next one, and that is recorded in the result's attempts.
+under content-addressed names; a mask goes through ComfyUI's own ``/upload/mask``, which
+stores the image it masks with the mask as alpha (see workflows/README.md). Jobs go to the
+least busy server; a server that cannot be reached is skipped for the next one, and that is
+recorded in the result's attempts. ``cancel()`` stops every job in flight.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageChops, UnidentifiedImageError
 
-from artfarm.comfyui.client import ComfyClient, RunProgress
+from artfarm.comfyui.api import FileRef
+from artfarm.comfyui.client import Cancellation, ComfyClient, RunProgress
 from artfarm.comfyui.errors import ComfyUIUnreachable
 from artfarm.comfyui.runner import run_job
 from artfarm.comfyui.templates import Template, template_for_stage
@@ -46,6 +50,7 @@ class ComfyUIRenderer:
         self._workflows = workflows
         self._templates: dict[str, Template] = {}
         self._deadline_s = deadline_s
+        self._cancel = Cancellation()
 
     @property
     def servers(self) -> list[str]:
@@ -62,6 +67,7 @@ class ComfyUIRenderer:
                 "template_sha256": template.sha256}
 
     def render(self, request: RenderRequest, progress: ProgressFn | None = None) -> RenderResult:
+        self._cancel.check(f"page {request.page} {request.stage}")
         template = self.template(request.stage)
         values = self._values(request, template)
         attempts: list[dict[str, Any]] = []
@@ -72,7 +78,8 @@ class ComfyUIRenderer:
                 with self._claim(index):
                     uploaded = self._upload_inputs(client, template, values)
                     job = run_job(client, template, uploaded, out_dir=request.out_dir, stem=request.filename_stem,
-                                  progress=_progress_adapter(request, progress), deadline_s=self._deadline_s)
+                                  progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
+                                  cancel=self._cancel)
             except ComfyUIUnreachable as exc:
                 attempts.append({"attempt": len(attempts) + 1, "server": client.base_url, "error": "unreachable",
                                  "message": exc.what, "action": "next server" if len(attempts) + 1 < len(self._clients) else "give up"})
@@ -87,6 +94,11 @@ class ComfyUIRenderer:
         assert last is not None
         last.payload["attempts"] = attempts
         raise last
+
+    def cancel(self) -> None:
+        """Stop every job in flight (its queue entry deleted, then POST /interrupt for it); each
+        render() in flight raises Interrupted within about a second, later ones at once."""
+        self._cancel.cancel()
 
     def close(self) -> None:
         for client in self._clients:
@@ -110,17 +122,20 @@ class ComfyUIRenderer:
         return values
 
     def _upload_inputs(self, client: ComfyClient, template: Template, values: dict[str, Any]) -> dict[str, Any]:
+        """Upload images, then each mask onto the image it masks; the graph gets the server's names."""
         out = dict(values)
-        for name, decl in template.decl.parameters.items():
-            if decl.kind in ("image", "mask") and values.get(name) is not None:
+        params = template.decl.parameters
+        refs: dict[str, FileRef] = {}
+        for name, decl in params.items():
+            if decl.kind == "image" and values.get(name) is not None:
                 path = Path(values[name])
-                try:
-                    data = path.read_bytes()
-                except OSError as exc:
-                    raise BadInputError(f"cannot read the {name} file: {exc.strerror or exc}", where=str(path),
-                                        fix="check the path; the previous stage may not have run") from exc
-                ref = client.upload_image(data, suffix=path.suffix.lower() or ".png")
-                out[name] = f"{ref.subfolder}/{ref.filename}" if ref.subfolder else ref.filename
+                refs[name] = client.upload_image(_read_input(name, path), suffix=path.suffix.lower() or ".png")
+                out[name] = _server_name(refs[name])
+        for name, decl in params.items():
+            if decl.kind == "mask" and values.get(name) is not None:
+                alpha = mask_as_alpha(_read_input(name, Path(values[name])), _image_size(Path(values[decl.onto])),
+                                      where=str(values[name]))
+                out[name] = out[decl.onto] = _server_name(client.upload_mask(alpha, refs[decl.onto]))
         return out
 
     def _servers_by_load(self) -> list[int]:
@@ -141,6 +156,35 @@ class ComfyUIRenderer:
                 self._busy[index] -= 1
 
 
+def mask_as_alpha(mask: bytes, size: tuple[int, int], *, where: str) -> bytes:
+    """An artfarm mask (white = repaint, red channel) as the RGBA PNG ``/upload/mask`` wants:
+    alpha 0 where to repaint, at the size of the image it masks (the server needs equal sizes)."""
+    try:
+        with Image.open(io.BytesIO(mask)) as image:
+            red = image.convert("RGB").getchannel("R")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise BadInputError(f"cannot read the mask: {exc}", where=where, fix="a mask is a PNG, white where to repaint") from exc
+    if red.size != size:
+        red = red.resize(size, Image.Resampling.BILINEAR)
+    rgba = Image.new("RGBA", size, (0, 0, 0, 255))
+    rgba.putalpha(ImageChops.invert(red))
+    buf = io.BytesIO()
+    rgba.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _read_input(name: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read the {name} file: {exc.strerror or exc}", where=str(path),
+                            fix="check the path; the previous stage may not have run") from exc
+
+
+def _server_name(ref: FileRef) -> str:
+    return f"{ref.subfolder}/{ref.filename}" if ref.subfolder else ref.filename
+
+
 def _missing_pin(pin: str) -> Any:
     raise BadInputError(f"book.yaml does not pin models.{pin}", where="book.yaml $.models",
                         fix=f"set models.{pin} to a model file the server lists (`artfarm doctor BOOK` shows them)")
@@ -151,7 +195,7 @@ def _image_size(path: Path) -> tuple[int, int]:
         with Image.open(path) as image:
             return image.size
     except (OSError, UnidentifiedImageError) as exc:
-        raise BadInputError(f"cannot read the image to upscale: {exc}", where=str(path),
+        raise BadInputError(f"cannot read the image: {exc}", where=str(path),
                             fix="check the previous stage's output") from exc
 
 

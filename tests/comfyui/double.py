@@ -3,11 +3,16 @@
 It answers like the recorded ComfyUI 0.3.75 (tests/comfyui/data): the same 400 bodies for
 invalid prompts, checked against the recorded ``object_info.json`` with its own code (not
 artfarm's); the same WebSocket message order as ``protocol/ws_txt2img.json``; history
-written between ``execution_success`` and ``executing {node: null}``. Images are flat PNGs
-of the size the graph asks for. Faults the real server will not produce on demand:
-dying mid-run, dropping WebSockets, late history, out-of-memory and other node errors,
-slow answers, hostile output file names. Like 0.3.75, it does not check the values of V3
-``["COMBO", {"options": ...}]`` inputs when validating; a missing upscale model fails at run time.
+written between ``execution_success`` and ``executing {node: null}``; the same ``/view``
+statuses as ``protocol/view_behaviour.json``; a node whose inputs it has run before is
+answered from its cache, so an identical resubmission names the old output files again
+(``protocol/ws_txt2img_rerun_cached.json``). ``/interrupt`` with a ``prompt_id`` stops only
+that prompt, and ``POST /queue {"delete": [...]}`` drops pending prompts, as in 0.3.75.
+Images are flat PNGs of the size the graph asks for. Faults the real server will not
+produce on demand: dying mid-run, dropping WebSockets, empty or late history,
+out-of-memory and other node errors, slow answers, hostile output file names. Like 0.3.75,
+it does not check the values of V3 ``["COMBO", {"options": ...}]`` inputs when validating;
+a missing upscale model fails at run time.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import copy
 import hashlib
 import io
 import json
+import posixpath
 import socket
 import threading
 import time
@@ -41,12 +47,16 @@ def recorded(name: str) -> Any:
 class Faults:
     die_at_node: str | None = None          # the whole server stops when execution reaches this node id
     drop_ws_at_node: str | None = None      # every WebSocket is closed there; the run goes on
-    history_delay_s: float = 0.0            # history appears this long after executing {node: null}
+    history_delay_s: float = 0.0            # history appears this long after executing {node: null} (the real
+                                            # server never does this; a defensive case)
+    history_gap_s: float = 0.0              # the real race: execution_success, then this long with an empty
+                                            # history, then history, status and executing {node: null}
     oom: dict[str, int] = field(default_factory=dict)   # class_type -> how many times it runs out of memory
     fail_class: str | None = None           # this class raises FileNotFoundError at run time
     http_delay_s: float = 0.0               # every HTTP answer waits this long
     node_delay_s: float = 0.0               # each node takes this long
-    hostile_names: bool = False             # outputs named like "../../escape_00001_.png"
+    hostile_names: bool = False             # outputs named like "../../escape_00001_.png" (subfolder "artfarm"),
+                                            # and /view serves them: a hostile server ignores its own rules
 
 
 class ComfyDouble:
@@ -62,6 +72,8 @@ class ComfyDouble:
         self.queue: list[str] = []
         self.running: str | None = None
         self.interrupted = False
+        self.deleted: set[str] = set()
+        self.cache: dict[str, Any] = {}       # node signature -> its output (SaveImage: the image list)
         self._sockets: dict[str, list[web.WebSocketResponse]] = {}
         self._counter = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -112,7 +124,7 @@ class ComfyDouble:
             web.post("/prompt", self._prompt), web.get("/history/{prompt_id}", self._history),
             web.get("/view", self._view), web.post("/upload/image", self._upload_image),
             web.post("/upload/mask", self._upload_mask), web.post("/interrupt", self._interrupt),
-            web.post("/free", self._free),
+            web.post("/free", self._free), web.post("/queue", self._queue_edit),
         ])
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -150,8 +162,22 @@ class ComfyDouble:
         return web.json_response({"queue_running": running, "queue_pending": pending})
 
     async def _interrupt(self, request):
-        self.events.append("POST /interrupt")
-        self.interrupted = True
+        try:
+            prompt_id = (await request.json()).get("prompt_id")
+        except ValueError:
+            prompt_id = None
+        self.events.append(f"POST /interrupt {prompt_id}" if prompt_id else "POST /interrupt")
+        if prompt_id is None or prompt_id == self.running:  # 0.3.75 skips a prompt_id that is not running
+            self.interrupted = True
+        return web.Response()
+
+    async def _queue_edit(self, request):
+        body = await request.json()
+        for pid in body.get("delete", []):
+            self.events.append(f"POST /queue delete {pid}")
+            if pid in self.queue:
+                self.queue.remove(pid)
+                self.deleted.add(pid)
         return web.Response()
 
     async def _free(self, request):
@@ -175,25 +201,35 @@ class ComfyDouble:
             stem, dot, ext = name.rpartition(".")
             name = f"{stem} (1).{ext}"
             key = f"{sub}/{name}" if sub else name
+        event = f"POST {request.path} {key}"
         if mask:
             ref = json.loads(form["original_ref"])
-            original = self.inputs[f"{ref['subfolder']}/{ref['filename']}" if ref.get("subfolder") else ref["filename"]]
-            image = Image.open(io.BytesIO(original)).convert("RGBA")
-            image.putalpha(Image.open(io.BytesIO(data)).convert("RGBA").getchannel("A"))
+            original_key = f"{ref['subfolder']}/{ref['filename']}" if ref.get("subfolder") else ref["filename"]
+            image = Image.open(io.BytesIO(self.inputs[original_key])).convert("RGBA")
+            image.putalpha(Image.open(io.BytesIO(data)).convert("RGBA").getchannel("A"))  # sizes must match, as in 0.3.75
             data = _png(image)
+            event += f" onto {original_key}"
         self.inputs[key] = data
-        self.events.append(f"POST {request.path} {key}")
+        self.events.append(event)
         return web.json_response({"name": name, "subfolder": sub, "type": "input"})
 
     async def _view(self, request):
+        """The checks and statuses of 0.3.75's /view, in its order (protocol/view_behaviour.json)."""
         q = request.query
         if "filename" not in q:
             return web.Response(status=404)
-        if q.get("type", "output") not in ("output", "input", "temp"):
+        name, sub, kind = q["filename"], q.get("subfolder", ""), q.get("type", "output")
+        made_up = self.faults.hostile_names and (sub, name) in self.outputs
+        if not made_up and (not name or name[0] == "/" or ".." in name):
             return web.Response(status=400)
-        data = self.outputs.get((q.get("subfolder", ""), q["filename"]))
-        if data is None and q.get("type") == "input":
-            data = self.inputs.get(f"{q.get('subfolder')}/{q['filename']}" if q.get("subfolder") else q["filename"])
+        if kind not in ("output", "input", "temp"):
+            return web.Response(status=400)
+        if posixpath.normpath(posixpath.join("/root", sub)).split("/")[1] != "root":
+            return web.Response(status=403)
+        name = name if made_up else posixpath.basename(name)
+        data = self.outputs.get((sub, name)) if kind == "output" else None
+        if kind == "input":
+            data = self.inputs.get(f"{sub}/{name}" if sub else name)
         if data is None:
             return web.Response(status=404)
         return web.Response(body=data, content_type="image/png")
@@ -311,6 +347,8 @@ class ComfyDouble:
     async def _execute_queue(self) -> None:
         while True:
             pid = await self._work.get()
+            if pid in self.deleted:
+                continue
             self.queue.remove(pid)
             self.running = pid
             try:
@@ -322,16 +360,26 @@ class ComfyDouble:
         graph, cid = self.prompts[pid]["graph"], self.prompts[pid]["client_id"]
         status = lambda: {"status": {"exec_info": {"queue_remaining": len(self.queue) + 1}}}  # noqa: E731
         messages: list[list[Any]] = []
+        order = _order(graph)
+        signatures = _signatures(graph)
+        cached = [nid for nid in order if signatures[nid] in self.cache]
         await self._send(cid, "status", status())
         for kind, data in (("execution_start", {"prompt_id": pid, "timestamp": _now()}),
-                           ("execution_cached", {"nodes": [], "prompt_id": pid, "timestamp": _now()})):
+                           ("execution_cached", {"nodes": cached, "prompt_id": pid, "timestamp": _now()})):
             await self._send(cid, kind, data)
             messages.append([kind, data])
         outputs: dict[str, Any] = {}
         failure = None
         self.interrupted = False
-        for node_id in _order(graph):
+        for node_id in order:
             node = graph[node_id]
+            if node_id in cached:
+                if node["class_type"] == "SaveImage":  # the old file names, as the recorded rerun shows
+                    images = self.cache[signatures[node_id]]
+                    outputs[node_id] = {"images": images}
+                    await self._send(cid, "executed", {"node": node_id, "display_node": node_id,
+                                                       "output": {"images": images}, "prompt_id": pid})
+                continue
             if self.faults.die_at_node == node_id:
                 await self._shutdown()
                 return
@@ -355,9 +403,11 @@ class ComfyDouble:
                 steps = node["inputs"]["steps"]
                 for step in range(1, steps + 1):
                     await self._send(cid, "progress", {"value": step, "max": steps, "prompt_id": pid, "node": node_id})
+            self.cache[signatures[node_id]] = True
             if node["class_type"] == "SaveImage":
                 images = self._save(graph, node, pid)
                 outputs[node_id] = {"images": images}
+                self.cache[signatures[node_id]] = images
                 await self._send(cid, "executed", {"node": node_id, "display_node": node_id, "output": {"images": images},
                                                    "prompt_id": pid})
         if failure is not None:
@@ -372,9 +422,11 @@ class ComfyDouble:
             entry = {"prompt": [0, pid, graph, {"client_id": cid}, list(outputs)], "outputs": outputs,
                      "status": {"status_str": "success", "completed": True, "messages": messages},
                      "meta": {nid: {"node_id": nid, "display_node": nid} for nid in outputs}}
-        await self._send(cid, "status", {"status": {"exec_info": {"queue_remaining": len(self.queue)}}})
+        if self.faults.history_gap_s:
+            await asyncio.sleep(self.faults.history_gap_s)
         if not self.faults.history_delay_s:
             self.history[pid] = entry
+        await self._send(cid, "status", {"status": {"exec_info": {"queue_remaining": len(self.queue)}}})
         await self._send(cid, "executing", {"node": None, "prompt_id": pid})
         if self.faults.history_delay_s:
             await asyncio.sleep(self.faults.history_delay_s)
@@ -397,13 +449,14 @@ class ComfyDouble:
         width, height, batch = _shape(graph, node["inputs"]["images"], self.inputs)
         prefix = node["inputs"].get("filename_prefix", "ComfyUI")
         sub, _, base = prefix.rpartition("/")
+        upstream = _signatures(graph)[node["inputs"]["images"][0]]
         images = []
         for index in range(batch):
             self._counter += 1
             name = f"{base}_{self._counter:05d}_.png"
             if self.faults.hostile_names:
-                sub, name = "../../..", f"../../escape_{self._counter:05d}_.png"
-            shade = hashlib.sha256(f"{pid}/{index}".encode()).digest()
+                name = f"../../escape_{self._counter:05d}_.png"
+            shade = hashlib.sha256(f"{upstream}/{index}".encode()).digest()  # same work, same pixels
             self.outputs[(sub, name)] = _png(Image.new("RGB", (width, height), tuple(shade[:3])))
             images.append({"filename": name, "subfolder": sub, "type": "output"})
         return images
@@ -420,11 +473,23 @@ def _shape(graph, link, inputs) -> tuple[int, int, int]:
             return image.width, image.height, 1
     if cls == "ImageScale":
         return ins["width"], ins["height"], _shape(graph, ins["image"], inputs)[2]
-    upstream = next(v for k, v in ins.items() if isinstance(v, list) and k in ("image", "pixels", "samples", "latent_image"))
+    upstream = next(v for k, v in ins.items() if isinstance(v, list) and k in ("image", "pixels", "samples", "latent_image", "destination"))
     width, height, batch = _shape(graph, upstream, inputs)
     if cls == "ImageUpscaleWithModel":
         return width * 2, height * 2, batch
     return width, height, batch
+
+
+def _signatures(graph: dict[str, Any]) -> dict[str, str]:
+    """Each node's class and inputs, with links replaced by the linked node's signature: equal
+    signatures mean the same work, which the server answers from its cache."""
+    signatures: dict[str, str] = {}
+    for node_id in _order(graph):
+        node = graph[node_id]
+        inputs = {k: [signatures[v[0]], v[1]] if isinstance(v, list) and len(v) == 2 and v[0] in graph else v
+                  for k, v in node["inputs"].items()}
+        signatures[node_id] = hashlib.sha256(json.dumps([node["class_type"], inputs], sort_keys=True).encode()).hexdigest()
+    return signatures
 
 
 def _order(graph: dict[str, Any]) -> list[str]:

@@ -4,13 +4,17 @@ rejection paths and a run-time failure. Select with ``-m comfyui_real``; install
 from __future__ import annotations
 
 import io
+import threading
+import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from artfarm.cli.main import main
 from artfarm.comfyui.client import ComfyClient, Timeouts
 from artfarm.comfyui.errors import ExecutionFailed, WorkflowRejected
+from artfarm.errors import Interrupted
 from artfarm.comfyui.runner import run_job
 from artfarm.comfyui.templates import load_template
 from artfarm.models.book import ModelPins
@@ -78,6 +82,80 @@ def test_identical_resubmission_is_served_from_cache(client, tmp_path):
     again = run_job(client, template, values, out_dir=tmp_path / "b", stem="d")
     assert set(again.outcome.cached_nodes) >= {"3", "9"}
     assert again.outcome.files[0].read_bytes() == first.outcome.files[0].read_bytes()
+
+
+def test_outputs_deleted_on_the_server_are_made_again(client, real_comfyui, tmp_path):
+    """RECIPE §7: a cached resubmission names the old files; if they were deleted, /view says 404."""
+    template = load_template("draft")
+    values = {**FAST, "checkpoint": CKPT, "width": 64, "height": 64, "batch": 1, "seed": 6}
+    first = run_job(client, template, values, out_dir=tmp_path / "a", stem="d")
+    for image in first.outcome.images:
+        (real_comfyui.run_dir / "out" / image.subfolder / image.filename).unlink()
+    again = run_job(client, template, values, out_dir=tmp_path / "b", stem="d")
+    assert [a["error"] for a in again.attempts] == ["output_missing"]
+    assert again.outcome.images[0].filename != first.outcome.images[0].filename
+    pixels = [Image.open(f.outcome.files[0]).tobytes() for f in (first, again)]
+    assert pixels[0] == pixels[1], "made again from the cached image (the PNG text chunks name the new prefix)"
+
+
+def test_inpaint_repaints_only_the_masked_area(real_comfyui, tmp_path):
+    """The mask goes through /upload/mask onto the image; LoadImage's MASK (1 - alpha) drives
+    the noise mask and the composite, so only the white area of the mask changes."""
+    image = Image.new("RGB", (128, 128), (200, 60, 40))
+    image.paste((30, 90, 220), (0, 64, 128, 128))
+    image.save(tmp_path / "in.png")
+    mask = Image.new("L", (64, 64), 0)  # half size: artfarm scales it to the image
+    mask.paste(255, (16, 16, 48, 48))
+    mask.save(tmp_path / "mask.png")
+    renderer = ComfyUIRenderer([real_comfyui.url], PINS)
+    try:
+        result = renderer.render(RenderRequest(stage="inpaint", page=1, params={
+            **FAST, "denoise": 1.0, "image": str(tmp_path / "in.png"), "mask": str(tmp_path / "mask.png")},
+            out_dir=tmp_path / "inpaint", filename_stem="inpaint"))
+    finally:
+        renderer.close()
+    assert result.workflow["10"]["inputs"]["image"].startswith("artfarm/af-mask-")
+    out = np.asarray(Image.open(result.images[0].path).convert("RGB")).astype(int)
+    diff = np.abs(out - np.asarray(image).astype(int)).max(axis=2)
+    near_box = np.zeros((128, 128), bool)
+    near_box[30:98, 30:98] = True  # the box, and the 2 px its edge blurs over when the mask is scaled up
+    assert diff[~near_box].max() <= 1, "outside the mask the image is unchanged"
+    assert diff[40:88, 40:88].mean() > 20, "inside the mask it is repainted"
+
+
+def test_cancel_interrupts_the_job_on_the_server(client, real_comfyui, tmp_path):
+    renderer = ComfyUIRenderer([real_comfyui.url], PINS)
+    steps, outcome = [], {}
+
+    def work():
+        try:
+            renderer.render(RenderRequest(stage="draft", page=1, params={**FAST, "steps": 200, "width": 256, "height": 256,
+                                                                         "batch": 2, "seed": 99},
+                                          out_dir=tmp_path, filename_stem="d"), lambda e: steps.append(e.step))
+        except Interrupted as exc:
+            outcome["error"], outcome["at"] = exc, time.monotonic()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        end = time.monotonic() + 120
+        while not any(steps) and thread.is_alive() and time.monotonic() < end:
+            time.sleep(0.05)
+        cancelled_at = time.monotonic()
+        renderer.cancel()
+        thread.join(30)
+        assert outcome["at"] - cancelled_at < 3 and max(s or 0 for s in steps) < 200
+        prompt_id = outcome["error"].payload["prompt_id"]
+        entry, end = None, time.monotonic() + 10
+        while entry is None and time.monotonic() < end:  # written just after the WebSocket's last message
+            entry = client.history(prompt_id)
+            time.sleep(0.05)
+        assert entry is not None and entry.error_message()["type"] == "execution_interrupted"
+        assert client.queue().queue_running == [] and not list(tmp_path.glob("*.png"))
+        with pytest.raises(Interrupted):
+            renderer.render(RenderRequest(stage="draft", page=2, params=FAST, out_dir=tmp_path, filename_stem="d"))
+    finally:
+        renderer.close()
 
 
 def test_bad_enum_is_rejected_by_the_server_and_mapped_to_the_parameter(client):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import socket
+import threading
+import time
 
 import pytest
 from PIL import Image
@@ -10,7 +13,7 @@ from PIL import Image
 from artfarm.book.loader import load_book
 from artfarm.comfyui.client import ComfyClient
 from artfarm.comfyui.errors import ComfyUIUnreachable
-from artfarm.errors import BadInputError
+from artfarm.errors import BadInputError, Interrupted
 from artfarm.models.book import ModelPins
 from artfarm.registry import renderers
 from artfarm.render.base import ProgressEvent, Renderer, RenderRequest
@@ -71,7 +74,9 @@ def test_refine_inpaint_upscale_upload_their_inputs(double, renderer_for, tmp_pa
     selected = tmp_path / "selected.png"
     selected.write_bytes(png_bytes(size=(40, 24)))
     mask = tmp_path / "mask.png"
-    mask.write_bytes(png_bytes(size=(40, 24), colour=(255, 255, 255)))
+    canvas = Image.new("L", (20, 12), 0)  # half the image's size: artfarm scales it to fit
+    canvas.paste(255, (0, 0, 10, 12))     # white (repaint) on the left half
+    canvas.save(mask)
     refine = renderer.render(RenderRequest(stage="refine", page=1, params={"image": str(selected), "denoise": 0.3},
                                            out_dir=tmp_path / "refine", filename_stem="refine"))
     assert refine.workflow["10"]["inputs"]["image"].startswith("artfarm/af-")
@@ -79,13 +84,17 @@ def test_refine_inpaint_upscale_upload_their_inputs(double, renderer_for, tmp_pa
     assert [m.name for m in refine.models] == ["tiny-sd15-kl.safetensors"], "later stages use the final checkpoint"
     inpaint = renderer.render(RenderRequest(stage="inpaint", page=1, params={"image": str(selected), "mask": str(mask)},
                                             out_dir=tmp_path / "inpaint", filename_stem="inpaint"))
-    assert inpaint.workflow["12"]["inputs"]["image"] != inpaint.workflow["10"]["inputs"]["image"]
+    image_name, loaded = refine.workflow["10"]["inputs"]["image"], inpaint.workflow["10"]["inputs"]["image"]
+    assert loaded.startswith("artfarm/af-mask-") and f"POST /upload/mask {loaded} onto {image_name}" in server.events
+    assert inpaint.workflow["13"]["inputs"]["mask"] == ["10", 1], "the noise mask is LoadImage's MASK (1 - alpha)"
+    composite = Image.open(io.BytesIO(server.inputs[loaded]))
+    assert composite.size == (40, 24) and composite.getpixel((5, 5))[3] == 0 and composite.getpixel((35, 5))[3] == 255
     upscale = renderer.render(RenderRequest(stage="upscale", page=1, params={"image": str(selected)},
                                             out_dir=tmp_path / "final", filename_stem="final"))
     assert Image.open(upscale.images[0].path).size == (80, 48), "exactly 2x the input"
     assert [m.name for m in upscale.models] == ["tiny-sd15-kl.safetensors", "tiny-esrgan-x2.safetensors"]
     uploads = [e for e in server.events if e.startswith("POST /upload/image")]
-    assert len(set(uploads)) == 2, "the same image is uploaded under the same name each time"
+    assert len(uploads) == 3 and len(set(uploads)) == 1, "the same image is uploaded under the same name each time"
 
 
 def test_a_missing_pin_says_which_one(renderer_for, tmp_path):
@@ -153,3 +162,56 @@ def test_registry_factory_uses_settings_and_book_pins(make_book):
         assert renderer.pins == loaded.book.models
     finally:
         renderer.close()
+
+
+def draft_request(tmp_path, page: int) -> RenderRequest:
+    return RenderRequest(stage="draft", page=page, params={**SMALL, "batch": 1}, out_dir=tmp_path / str(page),
+                         filename_stem="draft")
+
+
+def render_in_thread(renderer, request) -> tuple[threading.Thread, dict]:
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = renderer.render(request)
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            outcome["error"], outcome["at"] = exc, time.monotonic()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread, outcome
+
+
+def wait_for(condition, seconds: float = 10.0) -> None:
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.02)
+
+
+def test_cancel_interrupts_the_running_job_and_drops_the_queued_one(double, renderer_for, tmp_path):
+    server = double(node_delay_s=0.5)  # seven nodes: a 3.5 s job
+    renderer = renderer_for(server.url)
+    running, first = render_in_thread(renderer, draft_request(tmp_path, 1))
+    wait_for(lambda: server.running is not None)
+    queued, second = render_in_thread(renderer, draft_request(tmp_path, 2))
+    wait_for(lambda: len(server.queue) == 1)
+    running_id, queued_id = server.running, server.queue[0]
+    cancelled_at = time.monotonic()
+    renderer.cancel()
+    running.join(10), queued.join(10)
+    for outcome in (first, second):
+        assert isinstance(outcome.get("error"), Interrupted), outcome
+        assert outcome["at"] - cancelled_at < 1.5, "a render in flight stops within about a second"
+        assert outcome["error"].exit_code == 1 and "again" in str(outcome["error"])
+    assert f"POST /interrupt {running_id}" in server.events
+    assert f"POST /queue delete {queued_id}" in server.events
+    wait_for(lambda: running_id in server.history)
+    assert server.history[running_id]["status"]["status_str"] == "error", "the server stopped the running job"
+    assert queued_id not in server.history and not server.queue, "the queued job never ran"
+    assert not list(tmp_path.rglob("*.png"))
+    prompts = len(server.prompts)
+    with pytest.raises(Interrupted):
+        renderer.render(draft_request(tmp_path, 3))
+    assert len(server.prompts) == prompts, "a render after cancel() submits nothing"

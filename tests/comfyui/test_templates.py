@@ -174,3 +174,16 @@ def test_template_hash_follows_content(tmp_path):
     (root / "draft.json").write_text(json.dumps(graph))
     assert load_template("draft", root).sha256 != original
     assert load_template("draft").sha256 == original
+
+
+@pytest.mark.parametrize("onto", [None, "checkpoint", "nope"])
+def test_a_mask_must_name_the_image_it_is_uploaded_onto(tmp_path, onto):
+    root = tmp_path / "workflows"
+    shutil.copytree(load_template("inpaint").path.parent, root)
+    decl = json.loads((root / "inpaint.params.json").read_text())
+    decl["parameters"]["mask"]["onto"] = onto
+    (root / "inpaint.params.json").write_text(json.dumps(decl))
+    with pytest.raises(BadInputError) as info:
+        load_template("inpaint", root)
+    assert "inpaint.params.json $.parameters.mask.onto" in str(info.value)
+    assert load_template("inpaint").decl.parameters["mask"].onto == "image"
