@@ -119,7 +119,7 @@ def inspect_book(book_dir: Path) -> tuple[LoadedBook | None, list[Finding]]:
                             fix=f"use one of: {', '.join(stylepacks.available(root)) or 'none found'}; "
                                 f"or add style_packs/{name}/pack.yaml to the book")]
         return [Finding(file=file, path="$.style_pack", message=f"style pack '{name}' has errors (listed above)",
-                        fix=f"fix the style pack's pack.yaml")]
+                        fix="fix the style pack's pack.yaml")]
 
     if book is not None:
         findings += pack(book.style_pack, "book.yaml")

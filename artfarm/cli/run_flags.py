@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from artfarm.book.loader import LoadedBook
+from artfarm.book.loader import LoadedBook, load_book
+from artfarm.cli.common import book_dir_from
+from artfarm.cli.output import emit
+from artfarm.pipeline.engine import RunOptions, render_book, summary_text
 from artfarm.registry import renderers, reviewers
 from artfarm.settings import Settings, resolve_settings
 
@@ -59,3 +62,11 @@ def settings_from_args(args: argparse.Namespace, book: LoadedBook) -> Settings:
              "max_loops")
     flags = {name: getattr(args, name, None) for name in names}
     return resolve_settings(book.book, flags)
+
+
+def render_and_report(args: argparse.Namespace, options: RunOptions) -> int:
+    """The body of render-book and render-page: load, resolve settings, run, print the summary."""
+    book = load_book(book_dir_from(args))
+    summary = render_book(book, settings_from_args(args, book), options)
+    emit(args, summary, summary_text(summary))
+    return summary.exit_code

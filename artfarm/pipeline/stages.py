@@ -31,7 +31,7 @@ from artfarm.models.renderspec import RenderSpec
 from artfarm.models.review import ReviewRecord
 from artfarm.pipeline.keys import cache_key, key_inputs_with_version, why_changed
 from artfarm.pipeline.records import (describe_output, log, now_iso, outputs_problem, read_record,
-                                      write_json_beside, write_record)
+                                      write_json_beside)
 from artfarm.pipeline.sizes import draft_size, half_print, print_px
 from artfarm.prompts.compile import CompiledPrompt
 from artfarm.render.base import ProgressFn, RenderRequest, RenderResult, Renderer

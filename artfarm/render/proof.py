@@ -27,7 +27,6 @@ from artfarm.book.loader import LoadedBook
 from artfarm.fsio import atomic_write_bytes
 from artfarm.errors import BadInputError, Interrupted, RunError
 from artfarm.models.renderspec import RenderSpec
-from artfarm.pipeline.sizes import print_px
 from artfarm.render.base import ModelUse, ProgressEvent, ProgressFn, RenderedImage, RenderRequest, RenderResult, Stage
 
 PROOF_VERSION = 2  # bump when the drawing changes: it is part of every proof cache key

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from artfarm.book.loader import load_book
-from artfarm.cli.common import add_book_argument, book_dir_from
-from artfarm.cli.output import emit
-from artfarm.cli.run_flags import add_run_flags, settings_from_args
-from artfarm.pipeline.engine import RunOptions, render_book, summary_text
+from artfarm.cli.common import add_book_argument
+from artfarm.cli.run_flags import add_run_flags, render_and_report
+from artfarm.pipeline.engine import RunOptions
 
 
 def register(subparsers, common) -> None:
@@ -21,8 +19,4 @@ def register(subparsers, common) -> None:
 
 
 def run(args) -> int:
-    book = load_book(book_dir_from(args))
-    settings = settings_from_args(args, book)
-    summary = render_book(book, settings, RunOptions(jobs=args.jobs, keep_going=args.keep_going))
-    emit(args, summary, summary_text(summary))
-    return summary.exit_code
+    return render_and_report(args, RunOptions(jobs=args.jobs, keep_going=args.keep_going))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from artfarm.book.loader import load_book
-from artfarm.cli.common import add_book_argument, book_dir_from
-from artfarm.cli.output import emit
-from artfarm.cli.run_flags import add_backend_flags, add_review_flags, settings_from_args
-from artfarm.pipeline.engine import RunOptions, render_book, summary_text
+from artfarm.cli.common import add_book_argument
+from artfarm.cli.run_flags import add_backend_flags, add_review_flags, render_and_report
+from artfarm.pipeline.engine import RunOptions
 from artfarm.pipeline.stages import STAGE_ORDER
 
 
@@ -24,9 +22,4 @@ def register(subparsers, common) -> None:
 
 
 def run(args) -> int:
-    book = load_book(book_dir_from(args))
-    settings = settings_from_args(args, book)
-    options = RunOptions(pages=[args.page], jobs=1, from_stage=args.from_stage, force=args.force)
-    summary = render_book(book, settings, options)
-    emit(args, summary, summary_text(summary))
-    return summary.exit_code
+    return render_and_report(args, RunOptions(pages=[args.page], jobs=1, from_stage=args.from_stage, force=args.force))
