@@ -150,3 +150,16 @@ def test_a_page_waiting_for_an_agent_shows_waiting_under_the_books_reviewer(make
     _, out, _ = cli(capsys, "status", "testbook", *books, "--json")
     assert [p.stages["draft"] for p in BookStatus.model_validate_json(out).pages] == ["done", "stale"]
     assert BookStatus.model_validate_json(out).pages[1].stages["review"] != "waiting"
+
+
+def test_a_pending_agent_review_holds_for_a_run_as_status_says_until_asked_again(make_book, books_dir, capsys):
+    book = write_small_book(make_book, pages=1)
+    books = ["--books", str(books_dir)]
+    cli(capsys, "render-book", "testbook", *books, "--reviewer", "agent")
+    code, out, _ = cli(capsys, "render-book", "testbook", *books)  # the book's reviewer: heuristic
+    assert code == 0 and "1 waiting for review" in out
+    assert not (book / "pages/0001/refine").exists()
+    code, out, _ = cli(capsys, "render-page", "testbook", "1", *books, "--from", "review")
+    assert code == 0 and "1 done" in out
+    review = ReviewRecord.model_validate_json((book / "pages/0001/review.json").read_bytes())
+    assert review.reviewer.kind == "heuristic" and review.status == "selected"

@@ -26,8 +26,7 @@ from artfarm.models.records import BookStatus, PageResult, PageStatusRow, RunSum
 from artfarm.pipeline.lock import BookLock
 from artfarm.pipeline.progress import Reporter
 from artfarm.pipeline.records import now_iso, read_record, remove_record, write_record
-from artfarm.pipeline.stages import (STAGE_ORDER, STAGES, PageContext, PageWaiting, ReviewStage, Stage,
-                                     waiting_message)
+from artfarm.pipeline.stages import STAGE_ORDER, STAGES, PageContext, PageWaiting, Stage
 from artfarm.prompts.compile import compile_prompt
 from artfarm.render.base import ProgressEvent, Renderer
 from artfarm.review.base import Reviewer
@@ -262,8 +261,6 @@ class Engine:
             try:
                 plan = stage.plan(ctx)
                 verdict = stage.check(ctx, plan)
-                agent_waiting = (self._waiting_for_agent(ctx, stage, plan)
-                                 if verdict.state == "miss" and not verdict.failed else None)
             except ArtfarmError as exc:
                 states[stage.name], reasons[stage.name], blocked = "missing", str(exc), stage.name
                 continue
@@ -274,9 +271,7 @@ class Engine:
                 continue
             blocked = stage.name
             reasons[stage.name] = verdict.reason
-            if agent_waiting is not None:
-                states[stage.name], reasons[stage.name] = "waiting", agent_waiting
-            elif verdict.state == "waiting":
+            if verdict.state == "waiting":
                 states[stage.name] = "waiting"
             elif verdict.state == "rejected" or verdict.failed:
                 states[stage.name] = "failed"
@@ -286,12 +281,6 @@ class Engine:
                 states[stage.name] = "missing"
         return PageStatusRow(page=page, stages=states, reason=reasons)
 
-
-    @staticmethod
-    def _waiting_for_agent(ctx: PageContext, stage: Stage, plan: Any) -> str | None:
-        """A page left waiting by `--reviewer agent` shows as waiting under any configured reviewer."""
-        review = stage.waiting_for_agent(ctx, plan) if isinstance(stage, ReviewStage) else None
-        return waiting_message(ctx, review) if review is not None else None
 
     @staticmethod
     def _has_record(ctx: PageContext, stage: Stage) -> bool:

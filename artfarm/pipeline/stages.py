@@ -61,6 +61,7 @@ class PageContext:
     done: dict[str, StageRecord] = field(default_factory=dict)
     review: ReviewRecord | None = None
     settings: Settings = field(default_factory=Settings)
+    _ref_hashes: dict[str, str | None] | None = field(default=None, repr=False)
 
     @property
     def page_dir(self) -> Path:
@@ -86,15 +87,18 @@ class PageContext:
         return sha256_file(path) if Path(path).is_file() else None
 
     def ref_hashes(self) -> dict[str, str | None]:
-        """Reference images shape the art through their content, not their names."""
-        paths = [*self.spec.refs.style, *(p for refs in self.spec.refs.characters.values() for p in refs)]
-        people = self.book.characters.by_id()
-        paths += [p for cast in self.spec.characters if cast.id in people for p in people[cast.id].refs]
-        out: dict[str, str | None] = {}
-        for rel in sorted(set(paths)):
-            path = self.book.resolve(rel, what="reference")
-            out[rel] = sha256_file(path) if path.is_file() else None
-        return out
+        """Reference images shape the art through their content, not their names. Every render stage's
+        key holds them, so they are read once per page, not once per stage."""
+        if self._ref_hashes is None:
+            paths = [*self.spec.refs.style, *(p for refs in self.spec.refs.characters.values() for p in refs)]
+            people = self.book.characters.by_id()
+            paths += [p for cast in self.spec.characters if cast.id in people for p in people[cast.id].refs]
+            out: dict[str, str | None] = {}
+            for rel in sorted(set(paths)):
+                path = self.book.resolve(rel, what="reference")
+                out[rel] = sha256_file(path) if path.is_file() else None
+            self._ref_hashes = out
+        return dict(self._ref_hashes)
 
     def input_image(self, before: str) -> Path:
         """The newest picture made by a stage before ``before`` (inpaint's if it ran, else refine's...)."""
@@ -315,31 +319,26 @@ class ReviewStage(Stage):
             log.warning("%s: review unreadable, treating as a cache miss (%s)", path, str(exc).splitlines()[0])
             return None
 
-    def matches(self, plan: Plan, review: ReviewRecord) -> bool:
-        """The review is of these drafts. A person's or agent's decision outlasts a change of reviewer:
-        it was recorded on the agent reviewer's key, so it is compared against that key."""
+    def held_inputs(self, plan: Plan, review: ReviewRecord) -> dict[str, Any] | None:
+        """The key inputs ``review`` holds under, or None when it is a review of something else.
+
+        A review made by the agent reviewer (a request for a person's or agent's choice, and the
+        choice itself) outlasts a change of configured reviewer: it holds under the agent reviewer's
+        key for these very drafts. `render-page --from review` asks the configured reviewer instead."""
         if review.cache_key == plan.cache_key:
-            return True
-        decided = review.reviewer.kind == AgentReviewer.kind and review.status in ("selected", "rejected_all")
-        return decided and review.cache_key == self.agent_key(plan)
+            return plan.key_inputs
+        agent_inputs = {**plan.key_inputs, "reviewer": AgentReviewer().identity()}
+        if review.reviewer.kind == AgentReviewer.kind and review.cache_key == cache_key(agent_inputs):
+            return agent_inputs
+        return None
 
-    def agent_key(self, plan: Plan) -> str:
-        """The key this review would have under the agent reviewer (whose choices outlast a change of reviewer)."""
-        return cache_key({**plan.key_inputs, "reviewer": AgentReviewer().identity()})
-
-    def waiting_for_agent(self, ctx: PageContext, plan: Plan) -> ReviewRecord | None:
-        """review.json waits for an agent's or person's choice on these very drafts, whatever reviewer is configured."""
-        review = self.read_review(ctx)
-        if review is None or review.status != "waiting" or review.reviewer.kind != AgentReviewer.kind:
-            return None
-        return review if review.cache_key == self.agent_key(plan) else None
+    def matches(self, plan: Plan, review: ReviewRecord) -> bool:
+        return self.held_inputs(plan, review) is not None
 
     def selected_inputs(self, plan: Plan, review: ReviewRecord) -> dict[str, Any]:
-        """Keyed on the reviewer that made the decision, so a recorded choice stays done under any reviewer."""
+        """Keyed on what the decision holds under, so a recorded choice stays done under any reviewer."""
         assert review.selection is not None
-        inputs = plan.key_inputs
-        if review.cache_key != plan.cache_key and review.reviewer.kind == AgentReviewer.kind:
-            inputs = {**inputs, "reviewer": AgentReviewer().identity()}
+        inputs = self.held_inputs(plan, review) or plan.key_inputs
         return {**inputs, "selection": {"index": review.selection.index, "decided_by": review.selection.decided_by}}
 
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
