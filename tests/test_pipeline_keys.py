@@ -14,7 +14,8 @@ import yaml
 from artfarm.book.loader import load_book
 from artfarm.pipeline.engine import Engine
 from artfarm.models.records import OutputFile, StageRecord
-from artfarm.pipeline.stages import STAGE_BY_NAME, STAGES, Plan
+from artfarm.pipeline.context import Plan
+from artfarm.pipeline.stages import STAGE_BY_NAME, STAGES
 from artfarm.review.heuristic import HeuristicReviewer
 from tests.bookbuilder import png_bytes
 from tests.pipeline_helpers import RecordingRenderer, run, small_spec, write_small_book

@@ -26,7 +26,9 @@ from artfarm.models.records import BookStatus, PageResult, PageStatusRow, RunSum
 from artfarm.pipeline.lock import BookLock
 from artfarm.pipeline.progress import Reporter
 from artfarm.pipeline.records import now_iso, read_record, remove_record, write_record
-from artfarm.pipeline.stages import STAGE_ORDER, STAGES, PageContext, PageWaiting, Stage
+from artfarm.pipeline.context import STAGE_ORDER, PageContext, PageWaiting
+from artfarm.pipeline.stage import Stage
+from artfarm.pipeline.stages import STAGES
 from artfarm.prompts.compile import compile_prompt
 from artfarm.render.base import ProgressEvent, Renderer
 from artfarm.review.base import Reviewer

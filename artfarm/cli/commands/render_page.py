@@ -5,7 +5,7 @@ from __future__ import annotations
 from artfarm.cli.common import add_book_argument
 from artfarm.cli.run_flags import add_backend_flags, add_review_flags, render_and_report
 from artfarm.pipeline.engine import RunOptions
-from artfarm.pipeline.stages import STAGE_ORDER
+from artfarm.pipeline.context import STAGE_ORDER
 
 
 def register(subparsers, common) -> None:

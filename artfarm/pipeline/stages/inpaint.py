@@ -23,7 +23,8 @@ from artfarm.models.records import InpaintFix, ModelRecord, Prompts, StageRecord
 from artfarm.models.review import Defect, ReviewRecord
 from artfarm.pipeline.keys import REASONS, key_inputs_with_version
 from artfarm.pipeline.records import describe_output, log, now_iso, read_record, write_json_beside
-from artfarm.pipeline.stages import PageContext, Plan, RenderStage, Verdict, clear_stage_dir, relative_params, render_job
+from artfarm.pipeline.context import PageContext, Plan, Verdict, clear_stage_dir, relative_params, render_job
+from artfarm.pipeline.stage import RenderStage
 from artfarm.review.agent import AgentReviewer
 from artfarm.review.base import Reviewer
 from artfarm.review.heuristic import HeuristicReviewer

@@ -24,8 +24,9 @@ from artfarm.models.records import ModelRecord, Prompts, StageRecord
 from artfarm.pipeline.keys import key_inputs_with_version
 from artfarm.pipeline.records import describe_output, now_iso, write_json_beside
 from artfarm.pipeline.sizes import print_px
-from artfarm.pipeline.stages import (PageContext, Plan, RefineStage, Stage, Verdict, clear_stage_dir, relative_params,
-                                     render_job)
+from artfarm.pipeline.context import PageContext, Plan, Verdict, clear_stage_dir, relative_params, render_job
+from artfarm.pipeline.stage import Stage
+from artfarm.pipeline.stages.refine import RefineStage
 from artfarm.review.base import can_critique
 from artfarm.review.loop import GuardRails, LoopLimits, RenderAgain, run_loop
 

@@ -1,0 +1,172 @@
+"""What a page's stages share while they run: the page context, a stage's plan and verdict.
+
+The stages themselves live in artfarm/pipeline/stages/ (one module each), their common
+machinery in artfarm/pipeline/stage.py. ``STAGE_DIRS`` and ``PICTURE_STAGES`` are declared
+here, beside ``StageName``'s order, so the context can find earlier stages' pictures without
+importing the stages (stages/__init__.py checks that the classes agree).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from artfarm.book.loader import LoadedBook
+from artfarm.errors import RunError, WriteError
+from artfarm.fsio import sha256_file
+from artfarm.models.records import STAGE_NAMES, StageRecord
+from artfarm.models.renderspec import RenderSpec
+from artfarm.models.review import ReviewRecord
+from artfarm.pipeline.keys import cache_key
+from artfarm.prompts.compile import CompiledPrompt
+from artfarm.render.base import ProgressFn, RenderRequest, RenderResult, Renderer
+from artfarm.review.base import ReviewContext, Reviewer
+from artfarm.settings import Settings
+from artfarm.stylepacks import LoadedStylePack
+
+STAGE_ORDER: list[str] = list(STAGE_NAMES)
+STAGE_DIRS = {"draft": "draft", "review": "selected", "refine": "refine", "inpaint": "inpaint", "loop": "loop",
+              "upscale": "upscale", "final": "final"}
+# Stages whose first output is the page's picture so far (the draft's is a burst, so not it).
+PICTURE_STAGES = frozenset(STAGE_ORDER) - {"draft"}
+
+
+class PageWaiting(Exception):
+    """The page stops for a person or agent to choose a draft (not an error)."""
+
+
+@dataclass
+class PageContext:
+    book: LoadedBook
+    page: int
+    spec: RenderSpec
+    pack: LoadedStylePack
+    prompt: CompiledPrompt
+    renderer: Renderer
+    reviewer: Reviewer
+    progress: ProgressFn | None = None
+    done: dict[str, StageRecord] = field(default_factory=dict)
+    review: ReviewRecord | None = None
+    settings: Settings = field(default_factory=Settings)
+    _ref_hashes: dict[str, str | None] | None = field(default=None, repr=False)
+
+    @property
+    def page_dir(self) -> Path:
+        return self.book.page_dir(self.page)
+
+    def stage_dir(self, name: str) -> Path:
+        return self.page_dir / name
+
+    def rel(self, path: Path) -> str:
+        return Path(path).resolve().relative_to(self.book.root.resolve()).as_posix()
+
+    def output(self, stage: str, index: int = 0) -> Path:
+        record = self.done[stage]
+        return self.stage_dir(STAGE_DIRS[stage]) / record.outputs[index].file
+
+    def sha_of(self, path: Path) -> str | None:
+        """A file's SHA-256: from the record of the stage that made it, else read from disk."""
+        for stage, record in self.done.items():
+            folder = self.stage_dir(STAGE_DIRS[stage])
+            for out in record.outputs:
+                if folder / out.file == path:
+                    return out.sha256
+        return sha256_file(path) if Path(path).is_file() else None
+
+    def ref_hashes(self) -> dict[str, str | None]:
+        """Reference images shape the art through their content, not their names. Every render stage's
+        key holds them, so they are read once per page, not once per stage."""
+        if self._ref_hashes is None:
+            paths = [*self.spec.refs.style, *(p for refs in self.spec.refs.characters.values() for p in refs)]
+            people = self.book.characters.by_id()
+            paths += [p for cast in self.spec.characters if cast.id in people for p in people[cast.id].refs]
+            out: dict[str, str | None] = {}
+            for rel in sorted(set(paths)):
+                path = self.book.resolve(rel, what="reference")
+                out[rel] = sha256_file(path) if path.is_file() else None
+            self._ref_hashes = out
+        return dict(self._ref_hashes)
+
+    def input_image(self, before: str) -> Path:
+        """The newest picture made by a stage before ``before`` (inpaint's if it ran, else refine's...)."""
+        earlier = STAGE_ORDER[:STAGE_ORDER.index(before)]
+        for name in reversed(earlier):
+            if name in self.done and name in PICTURE_STAGES:
+                return self.output(name)
+        raise RunError("no image to work on yet", where=f"page {self.page} {before}")
+
+    def text_placement(self) -> str:
+        if self.page == 0:
+            return "top"
+        entry = self.book.page_entry(self.page)
+        placement = entry.placement if entry is not None and entry.placement else None
+        return placement or self.book.book.layout.default_placement
+
+    def review_context(self) -> ReviewContext:
+        return ReviewContext(book=self.book, page=self.page, spec=self.spec, pack=self.pack, prompt=self.prompt,
+                             text_placement=self.text_placement(), page_dir=self.page_dir)
+
+    def spec_fields(self, overrides: str | None) -> dict[str, Any]:
+        data = self.spec.model_dump(mode="json", exclude={"schema_ref", "overrides"})
+        if overrides:
+            data["overrides"] = getattr(self.spec.overrides, overrides).model_dump(mode="json")
+        return data
+
+
+@dataclass
+class Plan:
+    key_inputs: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    forced: bool = False
+
+    @property
+    def cache_key(self) -> str:
+        return cache_key(self.key_inputs)
+
+
+@dataclass
+class Verdict:
+    state: Literal["hit", "miss", "waiting", "rejected"]
+    reason: str
+    record: StageRecord | None = None
+    failed: bool = False  # the miss is a failed earlier attempt
+
+
+
+def clear_stage_dir(out_dir: Path, *patterns: str) -> Path:
+    """Make the stage folder and remove the pictures an earlier run left (they would be mistaken for new ones)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for pattern in patterns:
+            for old in out_dir.glob(pattern):
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        raise WriteError(f"could not prepare the stage folder ({exc.strerror or exc})", where=str(out_dir),
+                         fix="make sure it is a writable folder (not a file), then run again") from exc
+    return out_dir
+
+
+def render_job(ctx: PageContext, stage: str, params: dict[str, Any], out_dir: Path, stem: str) -> RenderResult:
+    """Send one job to the renderer; every image it returns is a file ``out_dir/<stem>_NN.png``."""
+    request = RenderRequest(stage=stage, page=ctx.page, params=params, out_dir=out_dir, filename_stem=stem)
+    result = ctx.renderer.render(request, ctx.progress)
+    if not result.images:
+        raise RunError(f"the {ctx.renderer.name} renderer returned no images for {stage}",
+                       where=f"page {ctx.page} {stage}", fix="check the renderer's log; run again")
+    for image in result.images:
+        path = Path(image.path)
+        if path.resolve().parent != out_dir.resolve() or not path.is_file():
+            raise RunError(f"renderer output {path} is not a file in {out_dir}", where=f"page {ctx.page} {stage}",
+                           fix="the renderer must write out_dir/<stem>_NN.png; report this as a renderer bug")
+    return result
+
+
+def relative_params(ctx: PageContext, params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in params.items():
+        out[key] = ctx.rel(value) if isinstance(value, Path) else value
+    return json.loads(json.dumps(out, default=str))
+

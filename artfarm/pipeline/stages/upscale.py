@@ -1,0 +1,25 @@
+"""The upscale stage: the print upscale of the page's newest picture."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from artfarm.pipeline.context import PageContext
+from artfarm.pipeline.stage import RenderStage
+
+DEFAULT_UPSCALE_DENOISE = 0.2
+
+
+class UpscaleStage(RenderStage):
+    name = dir_name = "upscale"
+
+    def params(self, ctx: PageContext) -> dict[str, Any]:
+        over = ctx.spec.overrides.upscale
+        final_steps = ctx.pack.pack.tiers.final.steps
+        params = self.sampler(ctx, "final", over.steps or max(1, final_steps // 2))
+        models = ctx.book.book.models
+        params.update(seed=self.locked_seed(ctx), denoise=over.denoise if over.denoise is not None else DEFAULT_UPSCALE_DENOISE,
+                      checkpoint=models.final_checkpoint or models.draft_checkpoint,
+                      upscale_model=models.upscale_model, image=ctx.input_image(self.name))
+        return params
+
