@@ -158,21 +158,27 @@ class VlmReviewer:
         return [ChatMessage(role="system", content=prompts.SYSTEM),
                 ChatMessage(role="user", content=text, images=[i.b64() for i in images])]
 
-    def _references(self, ctx: ReviewContext) -> tuple[list[prompts.RefImage], list[PreparedImage]]:
-        """Up to ``max_refs`` reference pictures of the page's characters: the spec's refs first, then the bible's."""
+    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str, str]]:
+        """(character id, book-relative path) of the reference pictures shown with each image: one per
+        character, the spec's refs first, then the bible's, up to ``max_refs``."""
         people = ctx.book.characters.by_id()
-        refs: list[prompts.RefImage] = []
-        images: list[PreparedImage] = []
+        chosen: list[tuple[str, str]] = []
         for cast in ctx.spec.characters:
             who = people.get(cast.id)
             paths = ctx.spec.refs.characters.get(cast.id) or (who.refs if who else [])
             for rel in paths[:1]:
-                if len(images) >= self.options.max_refs:
-                    break
-                path = ctx.book.resolve(rel, what="character reference")
-                if path.is_file():
-                    images.append(self._prepare(path, self.options.ref_max_edge))
-                    refs.append(prompts.RefImage(character=cast.id, name=who.name if who else cast.id))
+                if len(chosen) < self.options.max_refs and ctx.book.resolve(rel, what="character reference").is_file():
+                    chosen.append((cast.id, rel))
+        return chosen
+
+    def _references(self, ctx: ReviewContext) -> tuple[list[prompts.RefImage], list[PreparedImage]]:
+        people = ctx.book.characters.by_id()
+        refs: list[prompts.RefImage] = []
+        images: list[PreparedImage] = []
+        for char_id, rel in self.reference_paths(ctx):
+            who = people.get(char_id)
+            images.append(self._prepare(ctx.book.resolve(rel, what="character reference"), self.options.ref_max_edge))
+            refs.append(prompts.RefImage(character=char_id, name=who.name if who else char_id))
         return refs, images
 
     def _judge(self, candidate: Candidate, ctx: ReviewContext, answers: list[ReviewAnswer], notes: list[str]) -> CandidateReview:

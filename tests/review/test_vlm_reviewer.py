@@ -30,6 +30,9 @@ class FakeFallback:
     def __init__(self):
         self.calls = 0
 
+    def reference_paths(self, ctx):
+        return []
+
     def identity(self):
         return {"kind": self.kind}
 
