@@ -238,8 +238,8 @@ def test_draft_and_refine_keys_of_a_fixed_book_are_pinned(make_book):
     book = make_book(book=PINNED_BOOK, characters=PINNED_CHARACTERS, specs={1: PINNED_SPEC},
                      files={"style_packs/pinnedpack/pack.yaml": PINNED_PACK_YAML})
     assert planned_keys(book) == {
-        "draft": "28269cdaf5d3d86717695fb9415b23b8a60d87f1dd6071216392c88e1219c98a",
-        "refine": "4ad46d2390b624ed9616eb749ab9e3e8a9a5c138de4e05a91374ebee9776a353",
+        "draft": "b444262aeb1d43155e39423bdfdbc87833084b4a60769e8159c1a523d7f99f07",
+        "refine": "aa1b35c94678bf0f02828c9a05b5f06f261a2ede9cad7ed7e30f7588be936b88",
     }
 
 

@@ -21,7 +21,7 @@ from artfarm.models.book import Book, PageEntry
 from artfarm.models.characters import CharacterBible
 from artfarm.models.palette import Palette
 from artfarm.models.renderspec import RenderSpec
-from artfarm.prompts.compile import constraint_count, constraint_terms
+from artfarm.prompts.compile import chunk_warnings, compile_prompt, constraint_count, constraint_terms
 from artfarm.stylepacks import LoadedStylePack
 
 PAGE_FOLDER = re.compile(r"^\d{4}$")
@@ -138,6 +138,8 @@ def inspect_book(book_dir: Path) -> tuple[LoadedBook | None, list[Finding]]:
         spec, problems = _check_spec(root, book_id, number, characters, book, pack)
         if spec is not None and not any(f.severity == "error" for f in problems):
             specs[number] = spec
+            if spec.style_pack in packs:
+                problems = problems + _check_prompt_length(number, spec, characters, packs[spec.style_pack])
         if problems:
             page_findings[number] = problems
 
@@ -173,6 +175,14 @@ def load_book(book_dir: Path) -> LoadedBook:
     if loaded is None or any(f.severity == "error" for f in loaded.book_findings):
         raise ValidationFailed(findings, where=str(book_dir))
     return loaded
+
+
+def _check_prompt_length(number: int, spec: RenderSpec, bible: CharacterBible, pack: LoadedStylePack) -> list[Finding]:
+    compiled = compile_prompt(spec, bible, pack.pack)
+    return [Finding(severity="warning", file=f"pages/{page_dir_name(number)}/renderspec.json", message=line,
+                    fix="shorten the scene, the characters' look (bible/characters.yaml) or the style pack's terms; "
+                        "`artfarm prompt` shows the counts")
+            for line in chunk_warnings(compiled)]
 
 
 def _check_characters(root: Path, bible: CharacterBible) -> list[Finding]:
