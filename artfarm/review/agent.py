@@ -38,7 +38,7 @@ class AgentReviewer:
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "version": AGENT_VERSION, "scores": HeuristicReviewer().identity()}
 
-    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str, str]]:
+    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str | None, str]]:
         return []  # measured checks: no reference pictures
 
     def review(self, candidates: list[Candidate], ctx: ReviewContext) -> ReviewRecord:

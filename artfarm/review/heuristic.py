@@ -47,7 +47,7 @@ class HeuristicReviewer:
         return {"kind": self.kind, "version": HEURISTIC_VERSION, "weights": WEIGHTS, "duplicate_distance": DUPLICATE_DISTANCE,
                 "flat_std": FLAT_STD, "calm_detail": CALM_DETAIL, "text_band": TEXT_BAND}
 
-    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str, str]]:
+    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str | None, str]]:
         return []  # measured checks: no reference pictures
 
     def review(self, candidates: list[Candidate], ctx: ReviewContext) -> ReviewRecord:

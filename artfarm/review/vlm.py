@@ -158,27 +158,27 @@ class VlmReviewer:
         return [ChatMessage(role="system", content=prompts.SYSTEM),
                 ChatMessage(role="user", content=text, images=[i.b64() for i in images])]
 
-    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str, str]]:
-        """(character id, book-relative path) of the reference pictures shown with each image: one per
-        character, the spec's refs first, then the bible's, up to ``max_refs``."""
+    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str | None, str]]:
+        """(character id, or None for a style reference; book-relative path) of the reference pictures shown
+        with each image, up to ``max_refs``: one per character (the spec's refs first, then the bible's),
+        then the spec's style references."""
         people = ctx.book.characters.by_id()
-        chosen: list[tuple[str, str]] = []
+        wanted: list[tuple[str | None, str]] = []
         for cast in ctx.spec.characters:
             who = people.get(cast.id)
-            paths = ctx.spec.refs.characters.get(cast.id) or (who.refs if who else [])
-            for rel in paths[:1]:
-                if len(chosen) < self.options.max_refs and ctx.book.resolve(rel, what="character reference").is_file():
-                    chosen.append((cast.id, rel))
-        return chosen
+            wanted += [(cast.id, rel) for rel in (ctx.spec.refs.characters.get(cast.id) or (who.refs if who else []))[:1]]
+        wanted += [(None, rel) for rel in ctx.spec.refs.style]
+        chosen = [(who, rel) for who, rel in wanted if ctx.book.resolve(rel, what="reference").is_file()]
+        return chosen[:self.options.max_refs]
 
     def _references(self, ctx: ReviewContext) -> tuple[list[prompts.RefImage], list[PreparedImage]]:
         people = ctx.book.characters.by_id()
         refs: list[prompts.RefImage] = []
         images: list[PreparedImage] = []
         for char_id, rel in self.reference_paths(ctx):
-            who = people.get(char_id)
-            images.append(self._prepare(ctx.book.resolve(rel, what="character reference"), self.options.ref_max_edge))
-            refs.append(prompts.RefImage(character=char_id, name=who.name if who else char_id))
+            who = people.get(char_id) if char_id else None
+            images.append(self._prepare(ctx.book.resolve(rel, what="reference"), self.options.ref_max_edge))
+            refs.append(prompts.RefImage(character=char_id, name=who.name if who else (char_id or "style")))
         return refs, images
 
     def _judge(self, candidate: Candidate, ctx: ReviewContext, answers: list[ReviewAnswer], notes: list[str]) -> CandidateReview:
