@@ -238,8 +238,8 @@ def test_draft_and_refine_keys_of_a_fixed_book_are_pinned(make_book):
     book = make_book(book=PINNED_BOOK, characters=PINNED_CHARACTERS, specs={1: PINNED_SPEC},
                      files={"style_packs/pinnedpack/pack.yaml": PINNED_PACK_YAML})
     assert planned_keys(book) == {
-        "draft": "b444262aeb1d43155e39423bdfdbc87833084b4a60769e8159c1a523d7f99f07",
-        "refine": "aa1b35c94678bf0f02828c9a05b5f06f261a2ede9cad7ed7e30f7588be936b88",
+        "draft": "38ab05a96370bb1798bb3548d0254d82f0c80f55e5bb56777dfd766c30cadb8b",
+        "refine": "e4b7ac2ca7b06333f2a82d72aabc1a2e26a7292b87dec8f6028132f7fdece47b",
     }
 
 

@@ -93,9 +93,10 @@ class PageContext:
 
     def pack_inputs(self, *fields: str) -> dict[str, Any]:
         """The parts of the style pack a stage reads, parsed: a comment or whitespace edit in pack.yaml
-        redoes nothing, and neither does a change to a part the stage ignores."""
+        redoes nothing, and neither does a change to a part the stage ignores. Its ``version`` is a person's
+        way to say "render again with this pack", so every stage that reads the pack holds it."""
         data = self.pack.pack.model_dump(mode="json")
-        return {"name": data["name"], **{f: data[f] for f in fields}}
+        return {"name": data["name"], "version": data["version"], **{f: data[f] for f in fields}}
 
     def input_image(self, before: str) -> Path:
         """The newest picture made by a stage before ``before`` (inpaint's if it ran, else refine's...)."""
