@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import ipaddress
+import logging
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable
 
@@ -17,6 +19,8 @@ from artfarm.errors import ArtfarmError
 from artfarm.mcp import resources
 from artfarm.mcp.tools import TOOLS
 from artfarm.mcp.workspace import Workspace
+
+log = logging.getLogger("artfarm.mcp")
 
 INSTRUCTIONS = (
     "artfarm turns a picture book written as data into print-ready art and PDFs. Start with list_books; "
@@ -55,7 +59,17 @@ def serve(space: Workspace, http: tuple[str, int] | None = None) -> None:
     if http is None:
         server.run("stdio")
     else:
+        if not _loopback(http[0]):
+            log.warning("serving MCP on %s without authentication: anyone who can reach it can render and write "
+                        "books under %s", http[0], space.books_dir)
         server.run("streamable-http", host=http[0], port=http[1])
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _tool_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
