@@ -10,6 +10,7 @@ is released, and the finished stages are kept for the next call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import threading
@@ -127,33 +128,32 @@ async def _run_in_thread(book: LoadedBook, settings: Settings, options: RunOptio
     send, receive = anyio.create_memory_object_stream[Progress](math.inf)
     reporter = ProgressReporter(lambda *item: loop.call_soon_threadsafe(send.send_nowait, item),
                                 len(options.pages) if options.pages is not None else len(book.art_pages()))
-    renderer, reviewer = await anyio.to_thread.run_sync(open_backends, book, settings)
-    finished = threading.Event()
-
-    def work() -> RunSummary:
-        try:
-            return render_book(book, settings, options, renderer=renderer, reviewer=reviewer, reporter=reporter)
-        finally:
-            close_backends(renderer, reviewer)
-            finished.set()
 
     async def forward() -> None:
         async with receive:
             async for progress, total, message in receive:
                 await report(progress, total, message)
 
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(forward)
-        try:
-            return await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
-        except anyio.get_cancelled_exc_class():
-            job.stopping = True
-            clock = time.monotonic()
-            log.warning("%s: %s cancelled; stopping the renderer's jobs", book.id, job.what)
-            renderer.cancel()
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(finished.wait)
-            log.warning("%s: %s stopped in %.1fs; finished stages are kept", book.id, job.what, time.monotonic() - clock)
-            raise
-        finally:
-            loop.call_soon_threadsafe(send.close)
+    renderer, reviewer = await anyio.to_thread.run_sync(open_backends, book, settings)
+    try:
+        # submitted at once (no checkpoint in between), so a cancelled call always has a run to stop and wait for
+        work = loop.run_in_executor(None, functools.partial(render_book, book, settings, options, renderer=renderer,
+                                                            reviewer=reviewer, reporter=reporter))
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(forward)
+            try:
+                return await asyncio.shield(work)
+            except anyio.get_cancelled_exc_class():
+                job.stopping = True
+                clock = time.monotonic()
+                log.warning("%s: %s cancelled; stopping the renderer's jobs", book.id, job.what)
+                renderer.cancel()
+                with anyio.CancelScope(shield=True):
+                    await asyncio.wait([work])
+                log.warning("%s: %s stopped in %.1fs; finished stages are kept", book.id, job.what,
+                            time.monotonic() - clock)
+                raise
+            finally:
+                loop.call_soon(send.close)  # after the progress already queued by the workers
+    finally:
+        close_backends(renderer, reviewer)
