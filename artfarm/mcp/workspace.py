@@ -13,7 +13,6 @@ from typing import Any
 from artfarm.book.loader import LoadedBook, load_book
 from artfarm.book.paths import resolve_book_dir
 from artfarm.book.skeleton import BOOK_ID
-from artfarm.book.spec_write import MAX_PAGE
 from artfarm.errors import BadInputError, BookNotFoundError, PathEscapeError
 from artfarm.mcp.jobs import RenderJobs
 from artfarm.settings import Settings, resolve_settings
