@@ -6,23 +6,22 @@ later stages, ``upscale_model``) unless a request names them. Input images are u
 under content-addressed names; a mask goes through ComfyUI's own ``/upload/mask``, which
 stores the image it masks with the mask as alpha (see workflows/README.md). Jobs go to the
 least busy server; a server that cannot be reached is skipped for the next one, and that is
-recorded in the result's attempts. ``cancel()`` stops every job in flight.
+recorded in the result's attempts (artfarm/comfyui/pool.py: routing, admission, retries on
+another server). ``cancel()`` stops every job in flight.
 """
 
 from __future__ import annotations
 
 import io
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from PIL import Image, ImageChops, UnidentifiedImageError
 
 from artfarm.comfyui.api import FileRef
 from artfarm.comfyui.client import Cancellation, ComfyClient, RunProgress
-from artfarm.comfyui.errors import ComfyUIUnreachable
-from artfarm.comfyui.runner import run_job
+from artfarm.comfyui.pool import ServerPool
+from artfarm.comfyui.runner import JobResult, run_job
 from artfarm.comfyui.templates import Template, template_for_stage
 from artfarm.errors import BadInputError
 from artfarm.models.book import ModelPins
@@ -44,9 +43,7 @@ class ComfyUIRenderer:
                                 fix="pass --comfyui-url or set ARTFARM_COMFYUI_URL")
         self.pins = pins or ModelPins()
         self._clients = [client_factory(url) for url in urls]
-        self._busy = [0] * len(self._clients)
-        self._turn = 0
-        self._lock = threading.Lock()
+        self._pool: ServerPool[JobResult] = ServerPool(self.servers)
         self._workflows = workflows
         self._templates: dict[str, Template] = {}
         self._deadline_s = deadline_s
@@ -70,35 +67,27 @@ class ComfyUIRenderer:
         self._cancel.check(f"page {request.page} {request.stage}")
         template = self.template(request.stage)
         values = self._values(request, template)
-        attempts: list[dict[str, Any]] = []
-        last: ComfyUIUnreachable | None = None
-        for index in self._servers_by_load():
+
+        def on_server(index: int) -> JobResult:
             client = self._clients[index]
-            try:
-                with self._claim(index):
-                    uploaded = self._upload_inputs(client, template, values)
-                    job = run_job(client, template, uploaded, out_dir=request.out_dir, stem=request.filename_stem,
-                                  progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
-                                  cancel=self._cancel)
-            except ComfyUIUnreachable as exc:
-                attempts.append({"attempt": len(attempts) + 1, "server": client.base_url, "error": "unreachable",
-                                 "message": exc.what, "action": "next server" if len(attempts) + 1 < len(self._clients) else "give up"})
-                last = exc
-                continue
-            seed = job.values.get("seed", template.graph_value("seed"))
-            return RenderResult(
-                images=[RenderedImage(path=path, seed=seed, batch_index=i) for i, path in enumerate(job.outcome.files)],
-                workflow=job.graph, server=client.base_url, prompt_id=job.outcome.prompt_id,
-                models=[ModelUse(name=job.values[k]) for k in ("checkpoint", "upscale_model") if job.values.get(k)],
-                attempts=attempts + job.attempts)
-        assert last is not None
-        last.payload["attempts"] = attempts
-        raise last
+            uploaded = self._upload_inputs(client, template, values)
+            return run_job(client, template, uploaded, out_dir=request.out_dir, stem=request.filename_stem,
+                           progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
+                           cancel=self._cancel)
+
+        job, index, attempts = self._pool.run(request.stage, on_server)
+        seed = job.values.get("seed", template.graph_value("seed"))
+        return RenderResult(
+            images=[RenderedImage(path=path, seed=seed, batch_index=i) for i, path in enumerate(job.outcome.files)],
+            workflow=job.graph, server=self._clients[index].base_url, prompt_id=job.outcome.prompt_id,
+            models=[ModelUse(name=job.values[k]) for k in ("checkpoint", "upscale_model") if job.values.get(k)],
+            attempts=attempts + job.attempts)
 
     def cancel(self) -> None:
         """Stop every job in flight (its queue entry deleted, then POST /interrupt for it); each
         render() in flight raises Interrupted within about a second, later ones at once."""
         self._cancel.cancel()
+        self._pool.cancel()
 
     def close(self) -> None:
         for client in self._clients:
@@ -137,23 +126,6 @@ class ComfyUIRenderer:
                                       where=str(values[name]))
                 out[name] = out[decl.onto] = _server_name(client.upload_mask(alpha, refs[decl.onto]))
         return out
-
-    def _servers_by_load(self) -> list[int]:
-        with self._lock:
-            start = self._turn
-            self._turn = (self._turn + 1) % len(self._clients)
-            order = [(start + i) % len(self._clients) for i in range(len(self._clients))]
-            return sorted(order, key=lambda i: self._busy[i])
-
-    @contextmanager
-    def _claim(self, index: int) -> Iterator[None]:
-        with self._lock:
-            self._busy[index] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._busy[index] -= 1
 
 
 def mask_as_alpha(mask: bytes, size: tuple[int, int], *, where: str) -> bytes:
