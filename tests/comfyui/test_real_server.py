@@ -90,7 +90,7 @@ def test_outputs_deleted_on_the_server_are_made_again(client, real_comfyui, tmp_
     values = {**FAST, "checkpoint": CKPT, "width": 64, "height": 64, "batch": 1, "seed": 6}
     first = run_job(client, template, values, out_dir=tmp_path / "a", stem="d")
     for image in first.outcome.images:
-        (real_comfyui.run_dir / "out" / image.subfolder / image.filename).unlink()
+        next((real_comfyui.run_dir / "tmp").rglob(image.filename)).unlink()  # PreviewImage: the temp folder
     again = run_job(client, template, values, out_dir=tmp_path / "b", stem="d")
     assert [a["error"] for a in again.attempts] == ["output_missing"]
     assert again.outcome.images[0].filename != first.outcome.images[0].filename
