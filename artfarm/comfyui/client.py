@@ -41,6 +41,18 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per reques
 OOM_PATTERN = re.compile(r"out of memory|OutOfMemory|Allocation on device|not enough memory|can't allocate memory", re.I)
 UPLOAD_SUBFOLDER = "artfarm"
 SAVE_NODES = ("SaveImage", "PreviewImage")  # PreviewImage: temp folder, PNG compress level 1 (the cheapest lossless)
+
+
+def image_upload_name(data: bytes, suffix: str = ".png") -> str:
+    """The name an image is uploaded under: the same bytes always get the same name."""
+    return f"af-{sha256_bytes(data)[:40]}{suffix}"
+
+
+def mask_upload_name(mask: bytes, original_filename: str) -> str:
+    """The name of a mask uploaded onto an image: the hash of both inputs."""
+    return f"af-mask-{sha256_bytes(mask + original_filename.encode())[:40]}.png"
+
+
 RECV_TIMEOUT_S = 1.0  # the longest a run waits for a WebSocket message before checking for cancellation
 
 
@@ -280,13 +292,12 @@ class ComfyClient:
 
     def upload_image(self, data: bytes, *, suffix: str = ".png") -> FileRef:
         """Upload under a name made from the bytes' hash: the same bytes always get the same name."""
-        name = f"af-{sha256_bytes(data)[:40]}{suffix}"
-        return self._upload("/upload/image", name, data, {})
+        return self._upload("/upload/image", image_upload_name(data, suffix), data, {})
 
     def upload_mask(self, mask: bytes, original: FileRef) -> FileRef:
         """ComfyUI's mask upload: the server stores ``original`` with the mask's alpha as its alpha
         (LoadImage then gives MASK = 1 - alpha). Named by the hash of both inputs."""
-        name = f"af-mask-{sha256_bytes(mask + original.filename.encode())[:40]}.png"
+        name = mask_upload_name(mask, original.filename)
         ref = {"filename": original.filename, "subfolder": original.subfolder, "type": original.type}
         return self._upload("/upload/mask", name, mask, {"original_ref": json.dumps(ref)})
 
