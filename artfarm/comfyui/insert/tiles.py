@@ -28,7 +28,7 @@ from artfarm.models.book import UpscalePolish
 
 POLISH_PARAMS = ("polish", "tile", "overlap")
 NATIVE_TILE = {"sd15": 768, "sdxl": 1024}   # ~0.6 MP and ~1 MP: what each family was trained at
-SCALE_IN_NAME = re.compile(r"(?:^|[^0-9a-z])(?:x([1-8])|([1-8])x)(?:[^0-9a-z]|$)", re.I)
+SCALE_IN_NAME = re.compile(r"(?:^|[^0-9a-z])(?:x([1-8])(?![0-9])|([1-8])x(?![0-9a-z]))", re.I)
 
 
 class Polish(UpscalePolish):
