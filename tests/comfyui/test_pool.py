@@ -16,7 +16,7 @@ from artfarm.models.book import ModelPins
 from artfarm.render.base import RenderRequest
 from artfarm.render.comfyui import ComfyUIRenderer
 from tests.comfyui.conftest import FAST_RETRY, FAST_TIMEOUTS
-from tests.comfyui.double import ComfyDouble, Faults, recorded
+from tests.comfyui.double import recorded
 
 PINS = ModelPins(draft_checkpoint="tiny-sd15-taesd.safetensors", final_checkpoint="tiny-sd15-kl.safetensors",
                  upscale_model="tiny-esrgan-x2.safetensors")
@@ -121,25 +121,10 @@ def fast_client(url: str) -> ComfyClient:
     return ComfyClient(url, retry=FAST_RETRY, timeouts=FAST_TIMEOUTS)
 
 
-@pytest.fixture
-def servers():
-    started: list[ComfyDouble] = []
-
-    def start(object_info=None, **faults) -> ComfyDouble:
-        server = ComfyDouble(Faults(**faults), object_info=object_info)
-        server.start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def test_a_model_one_server_lacks_is_rendered_on_the_other(servers, tmp_path):
+def test_a_model_one_server_lacks_is_rendered_on_the_other(double, tmp_path):
     info = copy.deepcopy(recorded("object_info.json"))
     info["CheckpointLoaderSimple"]["input"]["required"]["ckpt_name"][0] = ["other.safetensors"]
-    lacking, having = servers(object_info=info), servers()
+    lacking, having = double(object_info=info), double()
     renderer = ComfyUIRenderer([lacking.url, having.url], PINS, client_factory=fast_client)
     try:
         result = renderer.render(RenderRequest(stage="draft", page=1, params=SMALL, out_dir=tmp_path, filename_stem="d"))
@@ -149,8 +134,8 @@ def test_a_model_one_server_lacks_is_rendered_on_the_other(servers, tmp_path):
     assert [(a["server"], a["error"], a["action"]) for a in result.attempts] == [(lacking.url, "model_missing", "next server")]
 
 
-def test_out_of_memory_after_the_runners_recovery_moves_to_the_other_server(servers, tmp_path):
-    small, big = servers(oom={"KSampler": 5}), servers()
+def test_out_of_memory_after_the_runners_recovery_moves_to_the_other_server(double, tmp_path):
+    small, big = double(oom={"KSampler": 5}), double()
     renderer = ComfyUIRenderer([small.url, big.url], PINS, client_factory=fast_client)
     try:
         result = renderer.render(RenderRequest(stage="draft", page=1, params=SMALL, out_dir=tmp_path, filename_stem="d"))
