@@ -116,6 +116,9 @@ MUTATIONS = {
     "final checkpoint": ("refine", edit_yaml("book.yaml", lambda d: d.setdefault("models", {}).update(final_checkpoint="xl.safetensors"))),
     "upscale denoise": ("upscale", edit_spec(lambda s: s["overrides"].update(upscale={"denoise": 0.5}))),
     "upscale model": ("upscale", edit_yaml("book.yaml", lambda d: d.setdefault("models", {}).update(upscale_model="4x.pth"))),
+    "upscale polish": ("upscale", edit_yaml("book.yaml", lambda d: d.setdefault("render", {}).update(upscale={"polish": "none"}))),
+    "upscale tile": ("upscale", edit_yaml("book.yaml", lambda d: d.setdefault("render", {}).update(upscale={"tile": 512}))),
+    "upscale steps (book)": ("upscale", edit_yaml("book.yaml", lambda d: d.setdefault("render", {}).update(upscale={"steps": 9}))),
 }
 
 

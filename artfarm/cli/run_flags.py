@@ -52,7 +52,7 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     add_backend_flags(parser)
     add_review_flags(parser)
     parser.add_argument("--jobs", type=_whole_number(1), default=None, metavar="N",
-                        help="pages worked on at once (default: renderer slots + 1, so the renderer never waits)")
+                        help="pages worked on at once (default: 2 per ComfyUI server + 1, so no server waits)")
     parser.add_argument("--keep-going", action="store_true",
                         help="finish the other pages when one fails (its later stages are skipped)")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from artfarm.comfyui.client import Cancellation, ComfyClient, ProgressCallback, RunOutcome
 from artfarm.comfyui.errors import OutOfMemory, WorkflowRejected
@@ -42,9 +42,12 @@ def validate_for_server(client: ComfyClient, template: Template, graph: dict[str
 
 def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, out_dir: Path, stem: str,
             progress: ProgressCallback | None = None, deadline_s: float | None = None,
-            cancel: Cancellation | None = None) -> JobResult:
+            cancel: Cancellation | None = None, build: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> JobResult:
+    """``build`` makes the graph from the values (default: the template's parameters only); a retry
+    with half the batch builds again, so insertions (LoRAs, ControlNet) survive it."""
+    build = build or template.instantiate
     values = dict(values)
-    graph = template.instantiate(values)
+    graph = build(values)
     validate_for_server(client, template, graph)
     attempts: list[dict[str, Any]] = []
     tiled = False
@@ -65,7 +68,7 @@ def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, 
             batch = values.get("batch", template.graph_value("batch"))
             if next_graph is None and isinstance(batch, int) and batch > 1:
                 values["batch"] = batch // 2
-                next_graph = template.instantiate(values)
+                next_graph = build(values)
                 if tiled:
                     next_graph = template.with_tiled_decode(next_graph) or next_graph
                 action = f"free memory, batch {batch} -> {values['batch']}"

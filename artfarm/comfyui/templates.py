@@ -42,13 +42,36 @@ class ParamDecl(StrictModel):
     description: str = ""
 
 
+class Anchors(StrictModel):
+    """Where insertions attach (see workflows/README.md): code finds nodes through these, never by searching."""
+
+    model: tuple[str, int] = Field(description="The MODEL output the samplers use (the checkpoint loader's).")
+    clip: tuple[str, int] = Field(description="The CLIP output the text encoders use.")
+    vae: tuple[str, int] = Field(description="The VAE output.")
+    positive: str = Field(description="The node that encodes the positive prompt (CLIPTextEncode).")
+    negative: str = Field(description="The node that encodes the negative prompt (CLIPTextEncode).")
+    samplers: list[str] = Field(min_length=1, description="The sampler nodes (their positive/negative get ControlNet).")
+    guide_image: tuple[str, int] | None = Field(None, description="The IMAGE at the sampled size that a ControlNet "
+                                                                  "follows (the picture the stage starts from).")
+
+    def nodes(self) -> dict[str, str]:
+        """JSON path -> node id, for checking them against the graph."""
+        out = {"model": self.model[0], "clip": self.clip[0], "vae": self.vae[0], "positive": self.positive,
+               "negative": self.negative, **{f"samplers[{i}]": s for i, s in enumerate(self.samplers)}}
+        if self.guide_image is not None:
+            out["guide_image"] = self.guide_image[0]
+        return out
+
+
 class TemplateDecl(StrictModel):
     schema_version: Literal[1] = 1
     stage: Literal["draft", "refine", "inpaint", "upscale"]
     description: str
     parameters: dict[str, ParamDecl]
-    output_node: str = Field(description="The SaveImage node whose images are the result.")
+    output_node: str = Field(description="The PreviewImage (or SaveImage) node whose images are the result: a "
+                                         "PreviewImage writes ComfyUI's temp folder with the fastest lossless PNG.")
     decode_node: str | None = Field(None, description="A VAEDecode that out-of-memory recovery may switch to VAEDecodeTiled.")
+    anchors: Anchors | None = Field(None, description="Insertion points for LoRAs, ControlNet and SDXL conditioning.")
 
 
 @dataclass(frozen=True)
@@ -146,6 +169,10 @@ def load_template(name: str, root: Path | None = None) -> Template:
         if node is not None and node not in graph:
             raise BadInputError(f"{field} {node} is not a node of {path.name}", where=f"{params_path} $.{field}",
                                 fix="use a node id from the graph")
+    for where, node in (decl.anchors.nodes().items() if decl.anchors else ()):
+        if node not in graph:
+            raise BadInputError(f"anchor {where} names node {node}, which {path.name} lacks",
+                                where=f"{params_path} $.anchors.{where}", fix="use a node id from the graph")
     return Template(name=name, path=path, graph=graph, decl=decl)
 
 

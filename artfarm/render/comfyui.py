@@ -6,23 +6,23 @@ later stages, ``upscale_model``) unless a request names them. Input images are u
 under content-addressed names; a mask goes through ComfyUI's own ``/upload/mask``, which
 stores the image it masks with the mask as alpha (see workflows/README.md). Jobs go to the
 least busy server; a server that cannot be reached is skipped for the next one, and that is
-recorded in the result's attempts. ``cancel()`` stops every job in flight.
+recorded in the result's attempts (artfarm/comfyui/pool.py: routing, admission, retries on
+another server). ``cancel()`` stops every job in flight.
 """
 
 from __future__ import annotations
 
-import io
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from PIL import Image, ImageChops, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from artfarm.comfyui.api import FileRef
 from artfarm.comfyui.client import Cancellation, ComfyClient, RunProgress
-from artfarm.comfyui.errors import ComfyUIUnreachable
-from artfarm.comfyui.runner import run_job
+from artfarm.comfyui.errors import ComfyUIProtocolError
+from artfarm.comfyui.pool import ServerPool
+from artfarm.comfyui.prepare import PreparedJob, prepare_job
+from artfarm.comfyui.runner import JobResult, run_job
 from artfarm.comfyui.templates import Template, template_for_stage
 from artfarm.errors import BadInputError
 from artfarm.models.book import ModelPins
@@ -44,9 +44,7 @@ class ComfyUIRenderer:
                                 fix="pass --comfyui-url or set ARTFARM_COMFYUI_URL")
         self.pins = pins or ModelPins()
         self._clients = [client_factory(url) for url in urls]
-        self._busy = [0] * len(self._clients)
-        self._turn = 0
-        self._lock = threading.Lock()
+        self._pool: ServerPool[JobResult] = ServerPool(self.servers)
         self._workflows = workflows
         self._templates: dict[str, Template] = {}
         self._deadline_s = deadline_s
@@ -66,46 +64,46 @@ class ComfyUIRenderer:
         return {"backend": "comfyui", "backend_version": BACKEND_VERSION, "template": template.name,
                 "template_sha256": template.sha256}
 
+    def prepare(self, request: RenderRequest, *, missing_ok: bool = False) -> PreparedJob:
+        """The exact graph this request submits and the files it uploads, without contacting a server.
+        ``missing_ok``: an input an earlier stage has not made yet gets a marked placeholder (``artfarm graph``)."""
+        template = self.template(request.stage)
+        notes: list[str] = []
+        values = self._values(request, template, notes if missing_ok else None)
+        return prepare_job(template, values, missing_ok=missing_ok, notes=notes, where=f"page {request.page} {request.stage}")
+
     def render(self, request: RenderRequest, progress: ProgressFn | None = None) -> RenderResult:
         self._cancel.check(f"page {request.page} {request.stage}")
-        template = self.template(request.stage)
-        values = self._values(request, template)
-        attempts: list[dict[str, Any]] = []
-        last: ComfyUIUnreachable | None = None
-        for index in self._servers_by_load():
+        job = self.prepare(request)
+        template = job.template
+
+        def on_server(index: int) -> JobResult:
             client = self._clients[index]
-            try:
-                with self._claim(index):
-                    uploaded = self._upload_inputs(client, template, values)
-                    job = run_job(client, template, uploaded, out_dir=request.out_dir, stem=request.filename_stem,
-                                  progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
-                                  cancel=self._cancel)
-            except ComfyUIUnreachable as exc:
-                attempts.append({"attempt": len(attempts) + 1, "server": client.base_url, "error": "unreachable",
-                                 "message": exc.what, "action": "next server" if len(attempts) + 1 < len(self._clients) else "give up"})
-                last = exc
-                continue
-            seed = job.values.get("seed", template.graph_value("seed"))
-            return RenderResult(
-                images=[RenderedImage(path=path, seed=seed, batch_index=i) for i, path in enumerate(job.outcome.files)],
-                workflow=job.graph, server=client.base_url, prompt_id=job.outcome.prompt_id,
-                models=[ModelUse(name=job.values[k]) for k in ("checkpoint", "upscale_model") if job.values.get(k)],
-                attempts=attempts + job.attempts)
-        assert last is not None
-        last.payload["attempts"] = attempts
-        raise last
+            _upload(client, job)
+            return run_job(client, template, job.values, out_dir=request.out_dir, stem=request.filename_stem,
+                           progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
+                           cancel=self._cancel, build=job.build)
+
+        ran, index, attempts = self._pool.run(request.stage, on_server)
+        seed = ran.values.get("seed", template.graph_value("seed"))
+        return RenderResult(
+            images=[RenderedImage(path=path, seed=seed, batch_index=i) for i, path in enumerate(ran.outcome.files)],
+            workflow=ran.graph, server=self._clients[index].base_url, prompt_id=ran.outcome.prompt_id,
+            models=[ModelUse(name=name) for name in job.models], attempts=attempts + ran.attempts)
 
     def cancel(self) -> None:
         """Stop every job in flight (its queue entry deleted, then POST /interrupt for it); each
         render() in flight raises Interrupted within about a second, later ones at once."""
         self._cancel.cancel()
+        self._pool.cancel()
 
     def close(self) -> None:
         for client in self._clients:
             client.close()
 
     # ------------------------------------------------------------------ helpers
-    def _values(self, request: RenderRequest, template: Template) -> dict[str, Any]:
+    def _values(self, request: RenderRequest, template: Template, notes: list[str] | None = None) -> dict[str, Any]:
+        """The template's values; with ``notes`` (a preview) a size that depends on a missing input is noted, not read."""
         values = dict(request.params)
         declared = template.decl.parameters
         if "checkpoint" in declared and not values.get("checkpoint"):
@@ -116,69 +114,29 @@ class ComfyUIRenderer:
         if "filename_prefix" in declared:
             values.setdefault("filename_prefix", f"artfarm/p{request.page:04d}_{request.stage}")
         if request.stage == "upscale" and values.get("image") and not (values.get("width") and values.get("height")):
-            width, height = _image_size(Path(values["image"]))
+            if notes is not None and not Path(values["image"]).exists():
+                width, height = (template.graph_value("width") or 0) // 2, (template.graph_value("height") or 0) // 2
+                notes.append(f"width/height: twice the size of the missing image; the template's {width * 2}x{height * 2} shown")
+            else:
+                width, height = _image_size(Path(values["image"]))
             values.setdefault("width", width * 2)
             values.setdefault("height", height * 2)
         return values
 
-    def _upload_inputs(self, client: ComfyClient, template: Template, values: dict[str, Any]) -> dict[str, Any]:
-        """Upload images, then each mask onto the image it masks; the graph gets the server's names."""
-        out = dict(values)
-        params = template.decl.parameters
-        refs: dict[str, FileRef] = {}
-        for name, decl in params.items():
-            if decl.kind == "image" and values.get(name) is not None:
-                path = Path(values[name])
-                refs[name] = client.upload_image(_read_input(name, path), suffix=path.suffix.lower() or ".png")
-                out[name] = _server_name(refs[name])
-        for name, decl in params.items():
-            if decl.kind == "mask" and values.get(name) is not None:
-                alpha = mask_as_alpha(_read_input(name, Path(values[name])), _image_size(Path(values[decl.onto])),
-                                      where=str(values[name]))
-                out[name] = out[decl.onto] = _server_name(client.upload_mask(alpha, refs[decl.onto]))
-        return out
-
-    def _servers_by_load(self) -> list[int]:
-        with self._lock:
-            start = self._turn
-            self._turn = (self._turn + 1) % len(self._clients)
-            order = [(start + i) % len(self._clients) for i in range(len(self._clients))]
-            return sorted(order, key=lambda i: self._busy[i])
-
-    @contextmanager
-    def _claim(self, index: int) -> Iterator[None]:
-        with self._lock:
-            self._busy[index] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._busy[index] -= 1
 
 
-def mask_as_alpha(mask: bytes, size: tuple[int, int], *, where: str) -> bytes:
-    """An artfarm mask (white = repaint, red channel) as the RGBA PNG ``/upload/mask`` wants:
-    alpha 0 where to repaint, at the size of the image it masks (the server needs equal sizes)."""
-    try:
-        with Image.open(io.BytesIO(mask)) as image:
-            red = image.convert("RGB").getchannel("R")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise BadInputError(f"cannot read the mask: {exc}", where=where, fix="a mask is a PNG, white where to repaint") from exc
-    if red.size != size:
-        red = red.resize(size, Image.Resampling.BILINEAR)
-    rgba = Image.new("RGBA", size, (0, 0, 0, 255))
-    rgba.putalpha(ImageChops.invert(red))
-    buf = io.BytesIO()
-    rgba.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _read_input(name: str, path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read the {name} file: {exc.strerror or exc}", where=str(path),
-                            fix="check the path; the previous stage may not have run") from exc
+def _upload(client: ComfyClient, job: PreparedJob) -> None:
+    """Upload the planned files; the server must store each under the name the graph already holds."""
+    refs: dict[str, FileRef] = {}
+    for upload in job.uploads:
+        if upload.kind == "image":
+            refs[upload.param] = client.upload_image(upload.data, suffix=Path(upload.filename).suffix)
+        else:
+            refs[upload.param] = client.upload_mask(upload.data, refs[upload.onto or ""])
+        stored = _server_name(refs[upload.param])
+        if stored != upload.server_name:
+            raise ComfyUIProtocolError(f"uploaded {upload.server_name} but the server stored it as {stored}",
+                                       where=client.base_url, fix="check the server's input folder")
 
 
 def _server_name(ref: FileRef) -> str:

@@ -1,0 +1,55 @@
+"""The model parameters of a render request: LoRAs, a ControlNet guide, the checkpoint family.
+
+Stages put them into ``RenderRequest.params`` as plain JSON (so they are in the stage's key
+by themselves) and only when set, so a book without them keys and renders as before; each
+renderer reads them through ``ModelParams.from_params``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from artfarm.errors import BadInputError
+from artfarm.models.base import StrictModel
+
+Family = Literal["sd15", "sdxl"]
+MODEL_PARAMS = ("loras", "control", "family")
+
+
+class LoraLoad(StrictModel):
+    """One LoRA loader: the file as the server lists it, its strengths on the UNet and on CLIP."""
+
+    file: str = Field(min_length=1)
+    strength: float
+    strength_clip: float
+
+
+class ControlGuide(StrictModel):
+    """A ControlNet that holds the picture the stage starts from (canny edges, or the image itself)."""
+
+    model: str = Field(min_length=1)
+    preprocessor: Literal["canny", "none"]
+    strength: float
+    start: float
+    end: float
+
+
+class ModelParams(StrictModel):
+    loras: list[LoraLoad] = Field(default_factory=list)
+    control: ControlGuide | None = None
+    family: Family = "sd15"
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ModelParams:
+        try:
+            return cls.model_validate({k: params[k] for k in MODEL_PARAMS if params.get(k) is not None})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise BadInputError(f"render parameter {'.'.join(map(str, first['loc']))}: {first['msg']}",
+                                where="render request", fix="report this as an artfarm bug") from exc
+
+    def files(self) -> list[str]:
+        """Model files the insertions load, in graph order."""
+        return [lora.file for lora in self.loras] + ([self.control.model] if self.control else [])
