@@ -34,6 +34,7 @@ from artfarm.layout import export as ex
 from artfarm.layout.draw import interior_page
 from artfarm.layout.fonts import load_fonts
 from artfarm.layout.plan import PlanContext, plan_interior
+from artfarm.layout.printers import load_profile
 
 book_dir = Path({book!r})
 mode = {mode!r}
@@ -41,11 +42,13 @@ t0 = time.perf_counter()
 if mode == "interior":
     loaded = load_book(book_dir)
     fonts = load_fonts(loaded.book.layout.typography.font, loaded.root)
+    printer = load_profile("generic")
     ctx = PlanContext(book=loaded.book, book_dir=loaded.root, fonts=fonts, palette=ex._palette(loaded),
-                      sources=ex._art_sources(loaded, placeholders=False))
+                      sources=ex._art_sources(loaded, False, printer), printer=printer)
     pages = plan_interior(ctx)
     t_plan = time.perf_counter() - t0
-    meta = dict(title="t", author="a", subject="s", lang="en", font=fonts.regular.name)
+    meta = dict(title="t", author="a", subject="s", lang="en", font=fonts.regular.name,
+                print_quality=printer.interior_jpeg_quality)
     with open(book_dir / "bench_pages.pdf", "wb") as out:
         ex._write(out, meta, loaded.root, lambda c, s: [interior_page(c, s, p, "print") for p in pages])
     size = (book_dir / "bench_pages.pdf").stat().st_size
