@@ -4,6 +4,8 @@ Each measurement runs in a fresh child process so its peak RSS is its own. Memor
 grow with page count (art is streamed into the PDF one image at a time), so the same book is
 laid out at 8 and at 32 pages and the two peaks are printed side by side.
 
+The PDF/X row is `--printer ingramspark`: art converted to CMYK (littleCMS), read back and checked.
+
     .venv/bin/python benchmarks/bench_pdf.py [--pages 8 32] [--keep DIR]
 """
 
@@ -53,7 +55,7 @@ if mode == "interior":
         ex._write(out, meta, loaded.root, lambda c, s: [interior_page(c, s, p, "print") for p in pages])
     size = (book_dir / "bench_pages.pdf").stat().st_size
 else:
-    report = ex.export_pdf(book_dir, force=True)
+    report = ex.export_pdf(book_dir, force=True, printer="ingramspark" if mode == "pdfx" else None)
     t_plan = None
     size = sum(o.bytes for o in report.outputs)
 seconds = time.perf_counter() - t0
@@ -116,12 +118,13 @@ def main() -> None:
         peaks = {}
         for pages in args.pages:
             book_dir = make_book(root, pages, art)
-            for mode, label in (("interior", "print interior PDF"), ("export", "export-pdf (all 3)")):
+            for mode, label in (("interior", "print interior PDF"), ("export", "export-pdf (all 3)"),
+                                ("pdfx", "export-pdf PDF/X CMYK")):
                 r = measure(book_dir, mode)
                 peaks[(pages, mode)] = r["peak_mib"]
                 print(f"{pages:>5} {label:<22} {r['seconds']:>8.2f} {r['seconds'] / pages:>7.2f} {r['peak_mib']:>9.0f} {r['bytes'] / 1e6:>8.1f}")
         lo, hi = min(args.pages), max(args.pages)
-        for mode in ("interior", "export"):
+        for mode in ("interior", "export", "pdfx"):
             ratio = peaks[(hi, mode)] / peaks[(lo, mode)]
             print(f"peak memory {hi} vs {lo} pages ({mode}): x{ratio:.2f} for x{hi / lo:.0f} the pages")
     finally:

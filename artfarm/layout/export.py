@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import ValidationError
-from reportlab.pdfgen.canvas import Canvas
 
 from artfarm import __version__
 from artfarm.book.loader import LoadedBook, load_book
@@ -34,6 +33,8 @@ from artfarm.layout.pdfstream import SlotTable, splice
 from artfarm.layout.placeholder import PLACEHOLDER_PPI
 from artfarm.layout.coverplan import CoverPlan, plan_cover
 from artfarm.layout.plan import PagePlan, PlanContext, plan_interior
+from artfarm.layout.pdfx import PdfxCanvas, PrintCanvas
+from artfarm.layout.pdfx import verify as verify_pdfx
 from artfarm.layout.preflight import preflight, size_findings
 from artfarm.layout.printers import PrinterProfile, load_profile
 from artfarm.models.base import StrictModel
@@ -131,17 +132,21 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
     targets = {"interior": "layout/pages.pdf", "cover": "layout/cover.pdf", "web": f"exports/web/{loaded.id}.pdf"}
     meta = dict(title=book.title, author=book.author, subject=book.subtitle or book.title, lang=book.language,
                 font=fonts.regular.name, print_quality=profile.interior_jpeg_quality)
+    pdfx = profile.pdfx == "x1a_2001"  # the print files; the web PDF stays RGB for screens
     with ExitStack() as stack:
         files = {name: stack.enter_context(atomic_stream(loaded.root / rel)) for name, rel in targets.items()}
         counts = {
-            "interior": _write(files["interior"], meta, loaded.root, lambda c, s: [draw.interior_page(c, s, p, "print") for p in pages]),
-            "cover": _write(files["cover"], meta, loaded.root, lambda c, s: draw.cover_sheet(c, s, cover_plan, fonts)),
+            "interior": _write(files["interior"], meta, loaded.root, lambda c, s: [draw.interior_page(c, s, p, "print") for p in pages], pdfx=pdfx),
+            "cover": _write(files["cover"], meta, loaded.root, lambda c, s: draw.cover_sheet(c, s, cover_plan, fonts), pdfx=pdfx),
             "web": _write(files["web"], meta, loaded.root, lambda c, s: (draw.front_cover_page(c, s, cover_plan),
                                                                        [draw.interior_page(c, s, p, "web") for p in book_pages])),
         }
     outputs = [OutputFile(file=rel, sha256=sha256_file(loaded.root / rel), bytes=(loaded.root / rel).stat().st_size,
                           pages=counts[name]) for name, rel in targets.items()]
     findings += size_findings(outputs[0].bytes, profile, profile.interior_jpeg_quality)
+    if pdfx:
+        for rel in (targets["interior"], targets["cover"]):
+            findings += verify_pdfx(loaded.root / rel, rel, profile.total_ink_max, profile.total_ink_advised)
     record = LayoutRecord(cache_key=cache_key, key_inputs=key_inputs, printer=profile.name, outputs=outputs, pages=pages,
                           padded_blank_pages=sum(p.blank for p in pages), cover=cover_plan,
                           preflight=findings, started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3))
@@ -161,11 +166,11 @@ def layout_key_inputs(book, palette: list[str], font_hashes: list[str], sources:
     }
 
 
-def _write(out, meta: dict, book_dir: Path, draw_pages) -> int:
+def _write(out, meta: dict, book_dir: Path, draw_pages, pdfx: bool = False) -> int:
     """Draw the skeleton in memory, then stream it to ``out`` with each image encoded as it is reached."""
     buffer = io.BytesIO()
     # The initial font is ours, so no page names an unembedded standard font.
-    canvas = Canvas(buffer, lang=meta["lang"], pageCompression=1, initialFontName=meta["font"])
+    canvas = (PdfxCanvas if pdfx else PrintCanvas)(buffer, lang=meta["lang"], pageCompression=1, initialFontName=meta["font"])
     canvas.setTitle(meta["title"])
     canvas.setAuthor(meta["author"])
     canvas.setSubject(meta["subject"])
@@ -179,9 +184,9 @@ def _write(out, meta: dict, book_dir: Path, draw_pages) -> int:
         placement, profile = item
         if profile == "web":
             return encode_jpeg(placement, book_dir, max_ppi=WEB_PPI, quality=WEB_JPEG_QUALITY)
-        return encode_jpeg(placement, book_dir, max_ppi=None, quality=meta["print_quality"])
+        return encode_jpeg(placement, book_dir, max_ppi=None, quality=meta["print_quality"], cmyk=pdfx)
 
-    splice(buffer.getvalue(), out, slots, encode)
+    splice(buffer.getvalue(), out, slots, encode, cmyk=pdfx)
     return pages
 
 
