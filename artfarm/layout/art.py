@@ -111,8 +111,11 @@ def cropped(img: Image.Image, crop: tuple[float, float, float, float], size: tup
     return region
 
 
-def encode_jpeg(placement: ArtPlacement, book_dir: Path, *, max_ppi: float | None, quality: int) -> tuple[bytes, int, int]:
-    """The placed art as JPEG bytes: print keeps the source pixels, the web copy is downsampled to ``max_ppi``."""
+def encode_jpeg(placement: ArtPlacement, book_dir: Path, *, max_ppi: float | None, quality: int,
+                cmyk: bool = False) -> tuple[bytes, int, int]:
+    """The placed art as JPEG bytes: print keeps the source pixels, the web copy is downsampled to ``max_ppi``.
+
+    ``cmyk``: converted through the print profile (PDF/X)."""
     img = open_rgb(placement.source, book_dir)
     try:
         size = None
@@ -121,6 +124,10 @@ def encode_jpeg(placement: ArtPlacement, book_dir: Path, *, max_ppi: float | Non
         region = cropped(img, placement.crop, size)
     finally:
         img.close()
+    if cmyk:
+        from artfarm.layout.pdfx import encode_cmyk_jpeg
+
+        return encode_cmyk_jpeg(region, quality), region.width, region.height
     buf = io.BytesIO()
     region.save(buf, format="JPEG", quality=quality, subsampling=0 if quality >= 90 else 2, optimize=False)
     return buf.getvalue(), region.width, region.height
