@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from artfarm.book.loader import inspect_book
 from artfarm.findings import Finding
+from artfarm.layout.glyphs import check_book_glyphs
 
 
 class ValidateReport(BaseModel):
@@ -21,6 +22,8 @@ class ValidateReport(BaseModel):
 
 def validate_book(book_dir: Path) -> ValidateReport:
     loaded, findings = inspect_book(book_dir)
+    if loaded is not None:
+        findings = findings + check_book_glyphs(loaded.book, loaded.root)
     errors = sum(f.severity == "error" for f in findings)
     return ValidateReport(book=str(book_dir), ok=not errors, pages=len(loaded.specs) if loaded else 0, errors=errors,
                           warnings=len(findings) - errors, findings=findings)

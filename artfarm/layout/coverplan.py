@@ -9,9 +9,9 @@ import numpy as np
 
 from artfarm.layout import autoplace
 from artfarm.layout.art import ArtPlacement, crop_to_fill, thumbnail
-from artfarm.layout.fonts import FontFace
 from artfarm.layout.geometry import CoverGeometry, Rect, pt
 from artfarm.layout.printers import PrinterProfile
+from artfarm.layout.shaping import Typeset
 from artfarm.layout.plan import FRAME_GAP_IN, PlanContext, TextLayout, sampler, place_text, text_regions
 from artfarm.models.base import StrictModel
 from artfarm.models.book import Book
@@ -24,6 +24,8 @@ class SpineText(StrictModel):
     text: str
     size_pt: float
     block: Rect
+    fonts: list[str] = []  # the bold font, then the fallbacks the text uses
+    rtl: bool = False
 
 
 class CoverPlan(StrictModel):
@@ -51,7 +53,7 @@ class CoverPlan(StrictModel):
 def plan_cover(ctx: PlanContext, page_count: int) -> CoverPlan:
     book, layout = ctx.book, ctx.book.layout
     typo = layout.typography
-    geo: CoverGeometry = ctx.printer.cover(layout, page_count)
+    geo: CoverGeometry = ctx.printer.cover(layout, page_count, rtl=ctx.rtl)
     source = ctx.sources[0]
     art = ArtPlacement(source=source, rect=geo.front_bleed,
                        crop=crop_to_fill(source.width, source.height, geo.front_bleed.w, geo.front_bleed.h, (0.5, 0.5)))
@@ -63,12 +65,13 @@ def plan_cover(ctx: PlanContext, page_count: int) -> CoverPlan:
     try:
         sample = sampler(thumb, art.rect)
         title_text = book.title + (f"\n{book.subtitle}" if book.subtitle else "")
-        title = place_text(where="cover front (title)", text=title_text, region=regions["top"], face=ctx.fonts.bold,
+        title = place_text(where="cover front (title)", text=title_text, region=regions["top"],
+                           face=ctx.typeset(title_text, bold=True),
                            size_pt=typo.size_pt * TITLE_SCALE, leading_pt=typo.leading_pt * TITLE_SCALE,
                            min_size_pt=typo.min_size_pt, colour=typo.colour, requested="top", background=sample,
                            palette=ctx.palette)
         author_region = regions["bottom"].inset(0, 0, 0, regions["bottom"].h * 0.5)
-        author = place_text(where="cover front (author)", text=book.author, region=author_region, face=ctx.fonts.regular,
+        author = place_text(where="cover front (author)", text=book.author, region=author_region, face=ctx.typeset(book.author),
                             size_pt=typo.size_pt, leading_pt=typo.leading_pt, min_size_pt=typo.min_size_pt,
                             colour=typo.colour, requested="bottom", background=sample, palette=ctx.palette)
     finally:
@@ -77,10 +80,12 @@ def plan_cover(ctx: PlanContext, page_count: int) -> CoverPlan:
     if book.cover.back_text.strip():
         gap = pt(FRAME_GAP_IN)
         region = geo.back_safe.inset(0, geo.barcode.h + gap, 0, 0)
-        back_text = place_text(where="cover back", text=book.cover.back_text, region=region, face=ctx.fonts.regular,
+        back_text = place_text(where="cover back", text=book.cover.back_text, region=region,
+                               face=ctx.typeset(book.cover.back_text),
                                size_pt=typo.size_pt, leading_pt=typo.leading_pt, min_size_pt=typo.min_size_pt,
                                colour=typo.colour, requested="top", background=None, palette=ctx.palette)
-    spine_text, note = _spine_text(book, ctx.fonts.bold, geo, typo.size_pt, ctx.printer, page_count)
+    spine_text, note = _spine_text(book, ctx.typeset(spine_text_of(book), bold=True), geo, typo.size_pt, ctx.printer,
+                                   page_count)
     return CoverPlan(page_count=page_count, paper=layout.paper, printer=ctx.printer.name, spine_width_in=round(geo.spine_width_in, 6),
                      width_in=round(geo.media.w / 72, 6), height_in=round(geo.media.h / 72, 6), media=geo.media,
                      trim=geo.trim, back=geo.back, spine=geo.spine, front=geo.front, barcode=geo.barcode,
@@ -88,10 +93,14 @@ def plan_cover(ctx: PlanContext, page_count: int) -> CoverPlan:
                      spine_text=spine_text, spine_note=note)
 
 
-def _spine_text(book: Book, face: FontFace, geo: CoverGeometry, size_pt: float, printer: PrinterProfile,
+def spine_text_of(book: Book) -> str:
+    return book.cover.spine_text if book.cover.spine_text is not None else book.title
+
+
+def _spine_text(book: Book, face: Typeset, geo: CoverGeometry, size_pt: float, printer: PrinterProfile,
                 page_count: int) -> tuple[SpineText | None, str]:
     """Spine text only when the printer allows it at this page count and it fits with clear space on both sides."""
-    text = book.cover.spine_text if book.cover.spine_text is not None else book.title
+    text = spine_text_of(book)
     if not text.strip():
         return None, "no spine text set"
     if page_count < printer.spine_text_min_pages:
@@ -111,4 +120,4 @@ def _spine_text(book: Book, face: FontFace, geo: CoverGeometry, size_pt: float, 
     length = face.width(text, size)
     cx, cy = geo.spine.x + geo.spine.w / 2, geo.spine.y + geo.spine.h / 2
     block = Rect(x=cx - height / 2, y=cy - length / 2, w=height, h=length)
-    return SpineText(text=text, size_pt=round(size, 2), block=block), ""
+    return SpineText(text=text, size_pt=round(size, 2), block=block, fonts=face.names, rtl=face.rtl), ""

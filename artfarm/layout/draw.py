@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from reportlab.pdfbase import pdfmetrics
-
 from artfarm.layout.pdfx import PrintCanvas as Canvas  # ink() gives the colour to paint (RGB, or CMYK for PDF/X)
 
 from artfarm.layout.art import ArtPlacement
 from artfarm.layout.fonts import FontSet
+from artfarm.layout.shaping import draw_line, from_names
 from artfarm.layout.geometry import Rect, pt
 from artfarm.layout.pdfstream import SlotTable
 from artfarm.layout.coverplan import CoverPlan, SpineText
@@ -46,12 +45,12 @@ def text(canvas: Canvas, layout: TextLayout) -> None:
         canvas.roundRect(r.x, r.y, r.w, r.h, pt(PANEL_RADIUS_IN), stroke=0, fill=1)
         canvas.restoreState()
     canvas.setFillColor(canvas.ink(layout.colour))
-    canvas.setFont(layout.font, layout.size_pt)
-    face = pdfmetrics.getFont(layout.font).face
-    ascent = face.ascent / 1000.0 * layout.size_pt
+    faces = from_names(layout.fonts or [layout.font], layout.rtl)
+    ascent = faces.ascent * layout.size_pt
     centre = layout.block.x + layout.block.w / 2
     for i, line in enumerate(layout.lines):
-        canvas.drawCentredString(centre, layout.block.y1 - ascent - i * layout.leading_pt, line)
+        x = centre - faces.width(line, layout.size_pt) / 2
+        draw_line(canvas, faces, x, layout.block.y1 - ascent - i * layout.leading_pt, line, layout.size_pt)
 
 
 def interior_page(canvas: Canvas, slots: SlotTable, plan: PagePlan, profile: str) -> None:
@@ -71,7 +70,10 @@ def interior_page(canvas: Canvas, slots: SlotTable, plan: PagePlan, profile: str
 def cover_sheet(canvas: Canvas, slots: SlotTable, plan: CoverPlan, fonts: FontSet) -> None:
     """Back, spine and front on one sheet, with the barcode area left clear."""
     start_page(canvas, plan.media, plan.trim)
-    fill(canvas, Rect(x=0, y=0, w=plan.front.x, h=plan.media.h), plan.background)
+    if plan.front.x < plan.back.x:  # bound on the right: front, spine, back
+        fill(canvas, Rect(x=plan.front.x1, y=0, w=plan.media.w - plan.front.x1, h=plan.media.h), plan.background)
+    else:
+        fill(canvas, Rect(x=0, y=0, w=plan.front.x, h=plan.media.h), plan.background)
     if plan.art is not None:
         art(canvas, slots, plan.art, "print")
     fill(canvas, plan.barcode, "#FFFFFF")
@@ -100,9 +102,10 @@ def spine(canvas: Canvas, spine_text: SpineText, fonts: FontSet, colour: str) ->
     block = spine_text.block
     canvas.saveState()
     canvas.setFillColor(canvas.ink(colour))
-    canvas.setFont(fonts.bold.name, spine_text.size_pt)
+    faces = from_names(spine_text.fonts or [fonts.bold.name], spine_text.rtl)
     canvas.translate(block.x + block.w / 2, block.y + block.h / 2)
     canvas.rotate(-90)
-    baseline = -(fonts.bold.ascent - fonts.bold.descent) / 2 * spine_text.size_pt
-    canvas.drawCentredString(0, baseline, spine_text.text)
+    baseline = -(faces.ascent - faces.descent) / 2 * spine_text.size_pt
+    draw_line(canvas, faces, -faces.width(spine_text.text, spine_text.size_pt) / 2, baseline, spine_text.text,
+              spine_text.size_pt)
     canvas.restoreState()

@@ -27,7 +27,8 @@ from artfarm.fsio import atomic_stream, atomic_write_json, sha256_file, sha256_j
 from artfarm.layout import draw
 from artfarm.layout.art import ArtSource, PlaceholderSpec, encode_jpeg, probe
 from artfarm.layout.errors import MissingArtError, PreflightFailed
-from artfarm.layout.fonts import load_fonts
+from artfarm.layout.fonts import load_typography
+from artfarm.layout.glyphs import glyph_findings
 from artfarm.layout.geometry import inches, print_page_count
 from artfarm.layout.pdfstream import SlotTable, splice
 from artfarm.layout.placeholder import PLACEHOLDER_PPI
@@ -42,7 +43,7 @@ from artfarm.models.base import StrictModel
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-LAYOUT_VERSION = 3  # bump when a change to this package changes the PDFs it writes
+LAYOUT_VERSION = 4  # bump when a change to this package changes the PDFs it writes
 RECORD = "layout/layout.json"
 WEB_PPI = 150.0
 WEB_JPEG_QUALITY = 72
@@ -106,10 +107,13 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
     if not book.pages:
         raise BadInputError("book.yaml lists no pages, so there is nothing to lay out", where=f"{loaded.root}/book.yaml $.pages",
                             fix="add pages (`- page: 1` with its `text:`) to book.yaml")
-    fonts = load_fonts(book.layout.typography.font, loaded.root)
+    fonts = load_typography(book.layout.typography, loaded.root)
+    missing_glyphs = glyph_findings(book, fonts, loaded.root)
+    if missing_glyphs:
+        _fail(missing_glyphs, loaded.root)
     palette = _palette(loaded)
     sources = _art_sources(loaded, placeholders, profile)
-    key_inputs = layout_key_inputs(book, palette, [fonts.regular.sha256, fonts.bold.sha256], sources, profile)
+    key_inputs = layout_key_inputs(book, palette, fonts.hashes, sources, profile)
     cache_key = sha256_json(key_inputs)
     previous = _read_record(loaded.root)
     reason = _cache_miss_reason(previous, cache_key, key_inputs, loaded.root) if not force else "forced with --force"
@@ -122,11 +126,8 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
     pages = plan_interior(ctx)
     cover_plan = plan_cover(ctx, len(pages))
     findings = preflight(pages, cover_plan, loaded.id, book, profile)
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        raise PreflightFailed(f"preflight found {len(errors)} error(s): "
-                              + "; ".join(f.message for f in errors), where=str(loaded.root),
-                              fix="; ".join(sorted({f.fix for f in errors if f.fix})), findings=findings)
+    if any(f.severity == "error" for f in findings):
+        _fail(findings, loaded.root)
 
     book_pages = [p for p in pages if not p.blank]  # the web PDF is read on screens: no padding page
     targets = {"interior": "layout/pages.pdf", "cover": "layout/cover.pdf", "web": f"exports/web/{loaded.id}.pdf"}
@@ -152,6 +153,12 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
                           preflight=findings, started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3))
     atomic_write_json(loaded.root / RECORD, record)
     return _report(loaded.id, record, cached=False, reason=reason, seconds=time.perf_counter() - t0)
+
+
+def _fail(findings: list[Finding], root: Path) -> None:
+    errors = [f for f in findings if f.severity == "error"]
+    raise PreflightFailed(f"preflight found {len(errors)} error(s): " + "; ".join(f.message for f in errors),
+                          where=str(root), fix="; ".join(sorted({f.fix for f in errors if f.fix})), findings=findings)
 
 
 def layout_key_inputs(book, palette: list[str], font_hashes: list[str], sources: dict[int, ArtSource],

@@ -1,7 +1,8 @@
 """Page and cover geometry, as print-on-demand services publish it. Points (1/72 in) throughout.
 
 Interior pages carry bleed on the outside edge only (page 1 is a right-hand page, so odd pages
-bleed to the right and even pages to the left) and on top and bottom. The safe area keeps
+bleed to the right and even pages to the left) and on top and bottom. A right-to-left book is
+bound on the right: page 1 is a left-hand page and the cover sheet reads front, spine, back. The safe area keeps
 0.375 in from the trim on outside edges and a gutter, growing with page count, on the inside.
 """
 
@@ -71,9 +72,10 @@ def gutter_in(page_count: int) -> float:
     return GUTTER_BEYOND_IN
 
 
-def side_of(position: int) -> Side:
-    """Page 1 of a printed book is a right-hand page."""
-    return "right" if position % 2 else "left"
+def side_of(position: int, rtl: bool = False) -> Side:
+    """Page 1 of a printed book is a right-hand page (a left-hand one when the book is bound on the right)."""
+    first, second = ("left", "right") if rtl else ("right", "left")
+    return first if position % 2 else second
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,9 @@ class PageGeometry:
 
 
 def interior_page(trim_w_in: float, trim_h_in: float, bleed_in: float, position: int, page_count: int,
-                  margin_in: float = SAFE_MARGIN_IN) -> PageGeometry:
+                  margin_in: float = SAFE_MARGIN_IN, rtl: bool = False) -> PageGeometry:
     """``margin_in`` is the printer's outside margin; the gutter is never less than it."""
-    side = side_of(position)
+    side = side_of(position, rtl)
     b = pt(bleed_in)
     media = Rect(x=0, y=0, w=pt(trim_w_in) + b, h=pt(trim_h_in) + 2 * b)
     trim_x = 0.0 if side == "right" else b
@@ -123,8 +125,8 @@ class CoverGeometry:
 
 def cover(trim_w_in: float, trim_h_in: float, bleed_in: float, page_count: int, paper: str, *,
           margin_in: float = SAFE_MARGIN_IN, caliper_in: float | None = None,
-          barcode_in: tuple[float, float] = (BARCODE_W_IN, BARCODE_H_IN)) -> CoverGeometry:
-    """One sheet: bleed + back + spine + front + bleed wide, trim height + two bleeds tall."""
+          barcode_in: tuple[float, float] = (BARCODE_W_IN, BARCODE_H_IN), rtl: bool = False) -> CoverGeometry:
+    """One sheet: bleed + back + spine + front + bleed wide (front first when ``rtl``), trim height + two bleeds tall."""
     b, tw, th = pt(bleed_in), pt(trim_w_in), pt(trim_h_in)
     spine_in = spine_width_in(page_count, paper, caliper_in)
     s = pt(spine_in)
@@ -132,9 +134,12 @@ def cover(trim_w_in: float, trim_h_in: float, bleed_in: float, page_count: int, 
     back = Rect(x=b, y=b, w=tw, h=th)
     spine = Rect(x=b + tw, y=b, w=s, h=th)
     front = Rect(x=b + tw + s, y=b, w=tw, h=th)
+    if rtl:
+        front, back = Rect(x=b, y=b, w=tw, h=th), Rect(x=b + tw + s, y=b, w=tw, h=th)
     m = pt(margin_in)
     back_safe, front_safe = back.inset(m, m, m, m), front.inset(m, m, m, m)
     barcode = Rect(x=back_safe.x1 - pt(barcode_in[0]), y=back_safe.y, w=pt(barcode_in[0]), h=pt(barcode_in[1]))
     return CoverGeometry(media=media, trim=Rect(x=b, y=b, w=media.w - 2 * b, h=th), back=back, spine=spine,
-                         front=front, front_bleed=Rect(x=front.x, y=0, w=media.w - front.x, h=media.h),
+                         front=front, front_bleed=Rect(x=0, y=0, w=front.x1 + b, h=media.h) if rtl else
+                         Rect(x=front.x, y=0, w=media.w - front.x, h=media.h),
                          back_safe=back_safe, front_safe=front_safe, barcode=barcode, spine_width_in=spine_in)

@@ -17,9 +17,10 @@ from artfarm.layout import autoplace
 from artfarm.layout.art import ArtPlacement, ArtSource, crop_to_fill, split_crop, thumbnail
 from artfarm.layout.autoplace import PanelChoice
 from artfarm.layout.errors import TextOverflowError
-from artfarm.layout.fonts import FontFace, FontSet
+from artfarm.layout.fonts import FontSet
 from artfarm.layout.geometry import Rect, print_page_count, pt
 from artfarm.layout.printers import PrinterProfile
+from artfarm.layout.shaping import Typeset, is_rtl, typeset
 from artfarm.layout.textfit import FittedText, Overflow, fit_text
 from artfarm.models.base import StrictModel
 from artfarm.models.book import Book, PageEntry
@@ -36,6 +37,8 @@ class TextLayout(StrictModel):
     block: Rect                  # where the lines actually are
     lines: list[str]
     font: str
+    fonts: list[str] = []        # the main font, then the fallback fonts the text uses, in order
+    rtl: bool = False            # right-to-left base direction (the book's language)
     size_pt: float
     leading_pt: float
     colour: str
@@ -69,6 +72,14 @@ class PlanContext:
     sources: dict[int, ArtSource]
     printer: PrinterProfile
 
+    @property
+    def rtl(self) -> bool:
+        return is_rtl(self.book.language)
+
+    def typeset(self, text: str, bold: bool = False) -> Typeset:
+        """The faces ``text`` is set in: the book's font, then the fallbacks it needs."""
+        return typeset(self.fonts.chain(bold), self.rtl, text)
+
 
 def text_regions(safe: Rect) -> dict[str, Rect]:
     pad = pt(PANEL_PAD_IN)
@@ -81,7 +92,7 @@ def text_regions(safe: Rect) -> dict[str, Rect]:
     return {name: band.inset(pad, pad, pad, pad) for name, band in bands.items()}
 
 
-def place_text(*, where: str, text: str, region: Rect, face: FontFace, size_pt: float, leading_pt: float,
+def place_text(*, where: str, text: str, region: Rect, face: Typeset, size_pt: float, leading_pt: float,
                min_size_pt: float, colour: str, requested: str, background: np.ndarray | None,
                palette: list[str], anchor: str | None = None, detail: dict[str, float] | None = None) -> TextLayout:
     """Fit text into ``region``, anchor it, and add a panel when the background under it is not readable.
@@ -97,7 +108,7 @@ def place_text(*, where: str, text: str, region: Rect, face: FontFace, size_pt: 
                                     "more room (left/right hold more lines than top/bottom)")
     block = _anchor_block(fitted, region, anchor or requested)
     layout = TextLayout(requested=requested, placement=anchor or requested, region=region, block=block,
-                        lines=fitted.lines, font=face.name, size_pt=fitted.size_pt, leading_pt=fitted.leading_pt,
+                        lines=fitted.lines, font=face.name, fonts=face.names, rtl=face.rtl, size_pt=fitted.size_pt, leading_pt=fitted.leading_pt,
                         colour=colour, detail=detail or {})
     if background is None:
         return layout
@@ -136,12 +147,13 @@ def plan_interior(ctx: PlanContext) -> list[PagePlan]:
     spread_of = {e.page + 1: e for e in entries if e.spread}
     plans = []
     for position, entry in enumerate(entries, start=1):
-        geo = ctx.printer.page(layout, position, count)
+        geo = ctx.printer.page(layout, position, count, rtl=ctx.rtl)
         plan = PagePlan(page=entry.page, position=position, side=geo.side, media=geo.media, trim=geo.trim, safe=geo.safe)
         placement = entry.placement or layout.default_placement
         frame = entry.art or layout.default_art
         if entry.spread or entry.page in spread_of:
-            plan.spread = "left" if entry.spread else "right"
+            first = "right" if ctx.rtl else "left"  # a spread starts on the left page (the right one in RTL books)
+            plan.spread = first if entry.spread else ("left" if first == "right" else "right")
             start = entry if entry.spread else spread_of[entry.page]
             plan.art = _spread_half(ctx.sources[start.page], start, geo.media, plan.spread)
             frame = "full-bleed"
@@ -157,7 +169,7 @@ def plan_interior(ctx: PlanContext) -> list[PagePlan]:
             plan.text = _page_text(ctx, entry, plan, placement, frame, text_region)
         plans.append(plan)
     for position in range(len(entries) + 1, count + 1):
-        geo = ctx.printer.page(layout, position, count)
+        geo = ctx.printer.page(layout, position, count, rtl=ctx.rtl)
         plans.append(PagePlan(page=plans[-1].page + 1, position=position, side=geo.side, media=geo.media,
                               trim=geo.trim, safe=geo.safe, blank=True))
     return plans
@@ -190,7 +202,7 @@ def _framed(source: ArtSource, entry: PageEntry, safe: Rect, anchor: str | None)
 def _page_text(ctx: PlanContext, entry: PageEntry, plan: PagePlan, placement: str, frame: str,
                framed_region: Rect | None) -> TextLayout:
     typo = ctx.book.layout.typography
-    common = dict(where=f"page {entry.page}", text=entry.text, face=ctx.fonts.regular, size_pt=typo.size_pt,
+    common = dict(where=f"page {entry.page}", text=entry.text, face=ctx.typeset(entry.text), size_pt=typo.size_pt,
                   leading_pt=typo.leading_pt, min_size_pt=typo.min_size_pt, colour=typo.colour,
                   requested=placement, palette=ctx.palette)
     if frame == "framed":

@@ -35,9 +35,10 @@ def art_finding(where: str, placement: ArtPlacement, render_hint: str) -> Findin
 
 def preflight(pages: list[PagePlan], cover: CoverPlan, book_id: str, book: Book, printer: PrinterProfile) -> list[Finding]:
     findings: list[Finding] = []
+    continuations = book.spread_continuations()
     for plan in pages:
         if plan.art is not None:
-            art_page = plan.page - 1 if plan.spread == "right" else plan.page
+            art_page = plan.page - 1 if plan.page in continuations else plan.page
             found = art_finding(f"page {plan.page}", plan.art, f"`artfarm render-page {book_id} {art_page}`")
             if found:
                 findings.append(found)

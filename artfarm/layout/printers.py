@@ -43,16 +43,16 @@ class PrinterProfile(StrictModel):
     total_ink_max: float | None
     total_ink_advised: float | None
 
-    def page(self, layout: Layout, position: int, page_count: int) -> PageGeometry:
-        """An interior page's geometry with this printer's margins."""
+    def page(self, layout: Layout, position: int, page_count: int, rtl: bool = False) -> PageGeometry:
+        """An interior page's geometry with this printer's margins (``rtl``: bound on the right)."""
         return interior_page(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, position, page_count,
-                             margin_in=self.margin_in)
+                             margin_in=self.margin_in, rtl=rtl)
 
-    def cover(self, layout: Layout, page_count: int) -> CoverGeometry:
-        """The cover sheet with this printer's margins, paper caliper and barcode area."""
+    def cover(self, layout: Layout, page_count: int, rtl: bool = False) -> CoverGeometry:
+        """The cover sheet with this printer's margins, paper caliper and barcode area (``rtl``: front on the left)."""
         return cover(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, page_count, layout.paper,
                      margin_in=self.margin_in, caliper_in=self.paper.get(layout.paper),
-                     barcode_in=(self.barcode.width_in, self.barcode.height_in))
+                     barcode_in=(self.barcode.width_in, self.barcode.height_in), rtl=rtl)
 
 
 @cache

@@ -1,5 +1,8 @@
 """Fit a page's text into its box: wrap at word boundaries, shrink from the set size to the minimum.
 
+Widths are those of the shaped text in its fonts (shaping.Typeset), so Arabic joined forms,
+ligatures and fallback fonts are measured as they will be drawn.
+
 The leading shrinks with the size so the typography keeps its proportions. When even the
 minimum size does not fit, the error names the page and how much is left over.
 """
@@ -8,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from artfarm.layout.fonts import FontFace
+from artfarm.layout.shaping import Typeset
 from artfarm.layout.geometry import inches
 from artfarm.models.base import StrictModel
 
@@ -39,7 +42,7 @@ class Overflow:
                 f"the box holds {self.box_lines})")
 
 
-def wrap(text: str, face: FontFace, size: float, width: float) -> tuple[list[str], str | None]:
+def wrap(text: str, face: Typeset, size: float, width: float) -> tuple[list[str], str | None]:
     """Greedy word wrap; paragraphs (newlines) are kept. Returns the lines and a word too wide for any line."""
     lines: list[str] = []
     too_wide = None
@@ -60,11 +63,11 @@ def wrap(text: str, face: FontFace, size: float, width: float) -> tuple[list[str
     return lines, too_wide
 
 
-def block_height(face: FontFace, size: float, leading: float, n_lines: int) -> float:
+def block_height(face: Typeset, size: float, leading: float, n_lines: int) -> float:
     return 0.0 if n_lines == 0 else face.ascent * size + (n_lines - 1) * leading + face.descent * size
 
 
-def fit_text(text: str, face: FontFace, box_w: float, box_h: float, *, size_pt: float, leading_pt: float,
+def fit_text(text: str, face: Typeset, box_w: float, box_h: float, *, size_pt: float, leading_pt: float,
              min_size_pt: float) -> FittedText | Overflow:
     """The largest size from ``size_pt`` down to ``min_size_pt`` at which the text fits the box."""
     size = size_pt

@@ -39,6 +39,9 @@ class Typography(StrictModel):
     leading_pt: float = Field(26, ge=6, le=144)
     min_size_pt: float = Field(14, ge=6, le=96, description="Text is shrunk down to this size to fit; below it is an error.")
     colour: HexColour = "#222222"
+    fallback_fonts: list[NonBlankStr] = Field(
+        default_factory=list, description="Fonts tried in order for characters the main font lacks (shipped families "
+                                          "such as NotoSansHebrew, NotoNaskhArabic, or .ttf/.otf paths in the book).")
 
 
 class Layout(StrictModel):
@@ -120,7 +123,9 @@ class Book(StrictModel):
     title: NonBlankStr
     subtitle: str = ""
     author: NonBlankStr
-    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                          description="BCP 47 tag; a right-to-left language (he, ar, fa, ur, ...) sets text right to left "
+                                      "and binds the book on the right.")
     style_pack: Identifier = Field(description="Style pack new pages start from.")
     layout: Layout = Field(default_factory=Layout)
     models: ModelPins = Field(default_factory=ModelPins)
