@@ -2,7 +2,9 @@
 
 The canvas converts every colour through the print profile (cmyk.py), draws no transparency
 (a text panel is painted opaque), writes PDF 1.3 with the GTS_PDFX keys and an output intent
-carrying the CMYK ICC profile. ``verify`` reads the written file back and checks each rule.
+carrying the CMYK ICC profile. ``verify`` reads the written file back and checks each rule,
+page by page from the open file: each image is decoded, measured and dropped before the next,
+so its memory does not grow with page count.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from pypdf import PdfReader
-from pypdf.generic import ContentStream
+from pypdf.generic import ContentStream, IndirectObject
 from reportlab.lib.colors import CMYKColor, HexColor
 from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFInfo, PDFName, PDFStream, PDFString
 from reportlab.pdfgen.canvas import Canvas
@@ -75,9 +77,16 @@ def encode_cmyk_jpeg(region: Image.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
+INK_STRIP_ROWS = 256
+
+
 def verify(path: Path, rel: str, ink_max: float | None, ink_advised: float | None) -> list[Finding]:
     """Read the written file back: version, GTS_PDFX keys, output intent, CMYK only, fonts embedded, ink."""
-    reader = PdfReader(path)
+    with open(path, "rb") as file:  # a path would make pypdf read the whole file into memory
+        return _verify(PdfReader(file), rel, ink_max, ink_advised)
+
+
+def _verify(reader: PdfReader, rel: str, ink_max: float | None, ink_advised: float | None) -> list[Finding]:
     problems: list[str] = []
     if reader.pdf_header != "%PDF-1.3":
         problems.append(f"header is {reader.pdf_header}, PDF/X-1a:2001 needs %PDF-1.3")
@@ -91,14 +100,11 @@ def verify(path: Path, rel: str, ink_max: float | None, ink_advised: float | Non
     worst_ink = 0.0
     for number, page in enumerate(reader.pages, start=1):
         resources = page["/Resources"].get_object()
-        for name, xobj in (resources.get("/XObject") or {}).items():
-            xobj = xobj.get_object()
-            if xobj.get("/ColorSpace") != "/DeviceCMYK":
-                problems.append(f"page {number}: image {name} is {xobj.get('/ColorSpace')}, not DeviceCMYK")
-                continue
-            with Image.open(io.BytesIO(xobj.get_data())) as img:
-                ink = np.asarray(img, dtype=np.uint16).sum(axis=-1)
-            worst_ink = max(worst_ink, float(ink.max()) * 100 / 255)
+        for name, ref in (resources.get("/XObject") or {}).items():
+            space, ink = _image_ink(reader, ref)
+            if space != "/DeviceCMYK":
+                problems.append(f"page {number}: image {name} is {space}, not DeviceCMYK")
+            worst_ink = max(worst_ink, ink)
         for font in (resources.get("/Font") or {}).values():
             descendant = font.get_object()
             for d in descendant.get("/DescendantFonts", [descendant]):
@@ -125,3 +131,21 @@ def verify(path: Path, rel: str, ink_max: float | None, ink_advised: float | Non
         findings.append(Finding(severity="info", file=rel, message=f"PDF/X-1a:2001, CMYK ({cmyk.OUTPUT_CONDITION} output "
                                 f"intent), fonts embedded, no transparency; total ink at most {worst_ink:.0f} %"))
     return findings
+
+
+def _image_ink(reader: PdfReader, ref) -> tuple[str | None, float]:
+    """An image's colour space and total ink maximum (%); the reader's cache then forgets the image's bytes."""
+    try:
+        xobj = ref.get_object()
+        space = xobj.get("/ColorSpace")
+        if space != "/DeviceCMYK":
+            return space, 0.0
+        worst = 0
+        with Image.open(io.BytesIO(xobj.get_data())) as img:
+            for top in range(0, img.height, INK_STRIP_ROWS):  # a strip at a time: no full-size 16-bit copy
+                strip = np.asarray(img.crop((0, top, img.width, min(img.height, top + INK_STRIP_ROWS))), dtype=np.uint16)
+                worst = max(worst, int(strip.sum(axis=-1).max()))
+        return space, worst * 100 / 255
+    finally:
+        if isinstance(ref, IndirectObject):
+            reader.resolved_objects.pop((ref.generation, ref.idnum), None)
