@@ -146,3 +146,15 @@ def test_an_rtl_book_puts_the_front_panel_on_the_left_and_binds_on_the_right(lay
                                       ("ku-Latn", False), ("zh-Hans", False)])
 def test_the_language_decides_the_direction(tag, rtl):
     assert is_rtl(tag) is rtl
+
+
+def test_a_font_file_in_the_book_is_a_fallback(layout_book, capsys):
+    """The user's own font (as for CJK): a path inside the book folder."""
+    book = layout_book(pages=2, layout={"typography": {"fallback_fonts": ["fonts/mine.ttf"]}},
+                       page_changes={1: {"text": "Bruno says שלום"}})
+    (book / "fonts").mkdir()
+    own = load_fonts("NotoSansHebrew", book).regular.path
+    (book / "fonts/mine.ttf").write_bytes(own.read_bytes())
+    code, report = export_json(book, capsys)
+    assert code == 0, report
+    assert validate_book(book).errors == 0
