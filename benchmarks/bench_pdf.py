@@ -1,12 +1,13 @@
 """Benchmark: time and peak memory of `export-pdf` for a picture book with 3072x4096 final art.
 
 Each measurement runs in a fresh child process so its peak RSS is its own. Memory must not
-grow with page count (art is streamed into the PDF one image at a time), so the same book is
-laid out at 8 and at 32 pages and the two peaks are printed side by side.
+grow with page count (art is streamed into the PDF one image at a time, and the PDF/X read-back
+decodes one image at a time from the open file), so the same book is laid out at 18 and at 32
+pages (18: IngramSpark's minimum) and the two peaks are printed side by side.
 
 The PDF/X row is `--printer ingramspark`: art converted to CMYK (littleCMS), read back and checked.
 
-    .venv/bin/python benchmarks/bench_pdf.py [--pages 8 32] [--keep DIR]
+    .venv/bin/python benchmarks/bench_pdf.py [--pages 18 32] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def measure(book_dir: Path, mode: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--pages", type=int, nargs="+", default=[18, 32])
     parser.add_argument("--keep", type=Path, default=None, help="build the books here and keep them")
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="artfarm-bench-"))
