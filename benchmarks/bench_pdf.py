@@ -127,7 +127,7 @@ def main() -> None:
         lo, hi = min(args.pages), max(args.pages)
         for mode in ("interior", "export", "pdfx"):
             ratio = peaks[(hi, mode)] / peaks[(lo, mode)]
-            print(f"peak memory {hi} vs {lo} pages ({mode}): x{ratio:.2f} for x{hi / lo:.0f} the pages")
+            print(f"peak memory {hi} vs {lo} pages ({mode}): x{ratio:.2f} for x{hi / lo:.2f} the pages")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
