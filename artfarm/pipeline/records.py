@@ -8,11 +8,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import imagehash
-from PIL import Image
 from pydantic import ValidationError
 
 from artfarm.errors import WriteError
 from artfarm.fsio import atomic_write_json, sha256_file
+from artfarm.images import load_image
 from artfarm.models.records import OutputFile, StageRecord
 
 RECORD_NAME = "stage.json"
@@ -51,10 +51,9 @@ def remove_record(stage_dir: Path) -> None:
 
 
 def describe_output(path: Path, seed: int | None = None) -> OutputFile:
-    with Image.open(path) as img:
-        img.load()
-        width, height = img.size
-        phash = str(imagehash.phash(img))
+    img = load_image(path, what="stage output")
+    width, height = img.size
+    phash = str(imagehash.phash(img))
     stat = Path(path).stat()
     return OutputFile(file=Path(path).name, sha256=sha256_file(path), phash=phash, width=width, height=height, seed=seed,
                       size=stat.st_size, mtime_ns=stat.st_mtime_ns)

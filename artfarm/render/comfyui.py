@@ -25,6 +25,7 @@ from artfarm.comfyui.errors import ComfyUIUnreachable
 from artfarm.comfyui.runner import run_job
 from artfarm.comfyui.templates import Template, template_for_stage
 from artfarm.errors import BadInputError
+from artfarm.images import image_size
 from artfarm.models.book import ModelPins
 from artfarm.render.base import ModelUse, ProgressEvent, ProgressFn, RenderedImage, RenderRequest, RenderResult, Stage
 
@@ -191,12 +192,7 @@ def _missing_pin(pin: str) -> Any:
 
 
 def _image_size(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError) as exc:
-        raise BadInputError(f"cannot read the image: {exc}", where=str(path),
-                            fix="check the previous stage's output") from exc
+    return image_size(path)
 
 
 def _progress_adapter(request: RenderRequest, progress: ProgressFn | None) -> Callable[[RunProgress], None] | None:
