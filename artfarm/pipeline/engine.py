@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from artfarm.book.loader import LoadedBook
-from artfarm.errors import ArtfarmError, BadInputError, Interrupted, RunError
+from artfarm.errors import ArtfarmError, BadInputError, Interrupted, RunError, SymlinkRefused
 from artfarm.models.records import BookStatus, PageResult, PageStatusRow, RunSummary, StageOutcome
 from artfarm.pipeline.lock import BookLock
 from artfarm.pipeline.progress import Reporter
 from artfarm.pipeline.records import now_iso, read_record, remove_record, write_record
-from artfarm.pipeline.context import STAGE_ORDER, PageContext, PageWaiting
+from artfarm.pipeline.context import STAGE_ORDER, PageContext, PageWaiting, refuse_linked_stage_dir
 from artfarm.pipeline.stage import Stage
 from artfarm.pipeline.stages import STAGES
 from artfarm.prompts.compile import compile_prompt
@@ -135,7 +135,10 @@ class Engine:
 
     def _run_stage(self, ctx: PageContext, stage: Stage, forced: bool, options: RunOptions) -> StageOutcome:
         say = self.reporter.log
-        needed, why = stage.needed(ctx)
+        try:
+            needed, why = stage.needed(ctx)
+        except Exception as exc:  # an unreadable mask, say: the page fails, the run goes on
+            raise _PageFailed(_as_artfarm_error(exc, ctx, stage)) from exc
         if not needed:
             say(f"page {ctx.page} {stage.name}: skipped (not needed: {why})")
             return StageOutcome(stage=stage.name, action="not-needed", reason=why)
@@ -164,6 +167,10 @@ class Engine:
         self.reporter.stage(ctx.page, stage.name)
         stage_dir = ctx.stage_dir(stage.dir_name)
         started, clock = now_iso(), time.monotonic()
+        try:
+            refuse_linked_stage_dir(stage_dir)
+        except SymlinkRefused as exc:  # nothing is written there, not even a failure record
+            raise _PageFailed(exc) from exc
         try:
             remove_record(stage_dir)
             record = stage.run(ctx, plan)
@@ -240,7 +247,18 @@ class Engine:
                 self.reporter.log(f"could not cancel the renderer's jobs ({exc})", logging.WARNING)
 
     def status(self, pages: list[int] | None = None) -> list[PageStatusRow]:
-        return [self.page_status(p) for p in (pages if pages is not None else self.book.art_pages())]
+        return [self._guarded_status(p) for p in (pages if pages is not None else self.book.art_pages())]
+
+    def _guarded_status(self, page: int) -> PageStatusRow:
+        """One page's trouble is that page's row, never the end of ``status``."""
+        try:
+            return self.page_status(page)
+        except Exception as exc:
+            log.debug("status of page %s failed", page, exc_info=True)
+            error = exc if isinstance(exc, ArtfarmError) else RunError(
+                f"unexpected {type(exc).__name__}: {exc}", where=f"page {page}",
+                fix="rerun with --debug for the traceback and report it")
+            return PageStatusRow(page=page, stages={s: "missing" for s in STAGE_ORDER}, error=str(error))
 
     def page_status(self, page: int) -> PageStatusRow:
         """The same checks a run makes, without running anything."""
@@ -257,10 +275,10 @@ class Engine:
                 if states[stage.name] in ("stale", "failed"):
                     reasons[stage.name] = f"{blocked} is not done"
                 continue
-            if not stage.needed(ctx)[0]:
-                states[stage.name] = "not-needed"
-                continue
             try:
+                if not stage.needed(ctx)[0]:
+                    states[stage.name] = "not-needed"
+                    continue
                 plan = stage.plan(ctx)
                 verdict = stage.check(ctx, plan)
             except ArtfarmError as exc:
