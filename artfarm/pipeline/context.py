@@ -39,6 +39,10 @@ class PageWaiting(Exception):
     """The page stops for a person or agent to choose a draft (not an error)."""
 
 
+class PageEdited(Exception):
+    """The page stops because a person edited a stage's output (not an error: the edit is kept)."""
+
+
 @dataclass
 class PageContext:
     book: LoadedBook
@@ -131,7 +135,7 @@ class Plan:
 
 @dataclass
 class Verdict:
-    state: Literal["hit", "miss", "waiting", "rejected"]
+    state: Literal["hit", "miss", "waiting", "rejected", "edited"]
     reason: str
     record: StageRecord | None = None
     failed: bool = False  # the miss is a failed earlier attempt

@@ -17,16 +17,18 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from artfarm.book.loader import LoadedBook
 from artfarm.errors import ArtfarmError, BadInputError, Interrupted, RunError, SymlinkRefused
-from artfarm.models.records import BookStatus, PageResult, PageStatusRow, RunSummary, StageOutcome
+from artfarm.models.records import AdoptReport, BookStatus, PageResult, PageStatusRow, RunSummary, StageOutcome
 from artfarm.pipeline.lock import BookLock
 from artfarm.pipeline.progress import Reporter
 from artfarm.pipeline.records import now_iso, read_record, remove_record, write_record
-from artfarm.pipeline.context import STAGE_ORDER, PageContext, PageWaiting, refuse_linked_stage_dir
+from artfarm.pipeline.context import STAGE_ORDER, PageContext, PageEdited, PageWaiting, refuse_linked_stage_dir
+from artfarm.pipeline.edits import adopt, move_edits_to_history
 from artfarm.pipeline.stage import Stage
 from artfarm.pipeline.stages import STAGES
 from artfarm.prompts.compile import compile_prompt
@@ -109,6 +111,11 @@ class Engine:
                 say(f"page {page} {stage.name}: {waiting}")
                 self.reporter.page_finished(page)
                 return PageResult(page=page, status="waiting", stages=outcomes)
+            except PageEdited as edited:
+                outcomes.append(StageOutcome(stage=stage.name, action="edited", reason=str(edited)))
+                say(f"page {page} {stage.name}: {edited}", logging.WARNING)
+                self.reporter.page_finished(page)
+                return PageResult(page=page, status="edited", stages=outcomes)
             except _PageFailed as failed:
                 outcomes.append(StageOutcome(stage=stage.name, action="failed", reason=str(failed.error)))
                 outcomes += [StageOutcome(stage=s.name, action="skipped", reason=f"page failed at {stage.name}")
@@ -144,7 +151,7 @@ class Engine:
             return StageOutcome(stage=stage.name, action="not-needed", reason=why)
         try:
             plan = stage.plan(ctx)
-            verdict = None if forced else stage.check(ctx, plan)
+            verdict = None if forced else stage.verdict(ctx, plan)
         except Exception as exc:  # unreadable inputs: the page fails, the run goes on
             raise _PageFailed(_as_artfarm_error(exc, ctx, stage)) from exc
         plan.forced = forced
@@ -158,6 +165,8 @@ class Engine:
                 return StageOutcome(stage=stage.name, action="cached", reason="cached")
             if verdict.state == "waiting":
                 raise PageWaiting(verdict.reason)
+            if verdict.state == "edited":
+                raise PageEdited(verdict.reason)
             if verdict.state == "rejected":
                 raise _PageFailed(RunError(verdict.reason, where=f"page {ctx.page} review",
                                            fix="change the RenderSpec's seed or scene, or choose a candidate with "
@@ -172,6 +181,8 @@ class Engine:
         except SymlinkRefused as exc:  # nothing is written there, not even a failure record
             raise _PageFailed(exc) from exc
         try:
+            for kept in move_edits_to_history(ctx, stage):
+                say(f"page {ctx.page} {stage.name}: the edited file is kept as {ctx.rel(kept)}", logging.WARNING)
             remove_record(stage_dir)
             record = stage.run(ctx, plan)
         except PageWaiting:
@@ -280,7 +291,7 @@ class Engine:
                     states[stage.name] = "not-needed"
                     continue
                 plan = stage.plan(ctx)
-                verdict = stage.check(ctx, plan)
+                verdict = stage.verdict(ctx, plan)
             except ArtfarmError as exc:
                 states[stage.name], reasons[stage.name], blocked = "missing", str(exc), stage.name
                 continue
@@ -291,8 +302,8 @@ class Engine:
                 continue
             blocked = stage.name
             reasons[stage.name] = verdict.reason
-            if verdict.state == "waiting":
-                states[stage.name] = "waiting"
+            if verdict.state in ("waiting", "edited"):
+                states[stage.name] = verdict.state
             elif verdict.state == "rejected" or verdict.failed:
                 states[stage.name] = "failed"
             elif self._has_record(ctx, stage):
@@ -379,7 +390,7 @@ def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, re
 
 def summarise(book: LoadedBook, renderer: Renderer, reviewer: Reviewer, results: list[PageResult],
               seconds: float) -> RunSummary:
-    count = {s: sum(1 for r in results if r.status == s) for s in ("done", "cached", "failed", "waiting", "skipped")}
+    count = {s: sum(1 for r in results if r.status == s) for s in ("done", "cached", "failed", "waiting", "skipped", "edited")}
     codes = {r.error_exit_code or RunError.exit_code for r in results if r.status == "failed"}
     # one kind of failure keeps its code (2 bad RenderSpecs, 3 a service down); a mix is 1
     code = 0 if not codes else codes.pop() if len(codes) == 1 else RunError.exit_code
@@ -387,28 +398,49 @@ def summarise(book: LoadedBook, renderer: Renderer, reviewer: Reviewer, results:
                       exit_code=code, **count)
 
 
-def book_status(book: LoadedBook, settings: Settings, *, renderer: Renderer | None = None,
-                reviewer: Reviewer | None = None) -> BookStatus:
+@contextmanager
+def _engine(book: LoadedBook, settings: Settings, renderer: Renderer | None, reviewer: Reviewer | None) -> Iterator[Engine]:
+    """An engine over the given backends, else over those the settings name (closed afterwards)."""
     owned = renderer is None or reviewer is None
     if owned:
         made_renderer, made_reviewer = open_backends(book, settings)
         renderer, reviewer = renderer or made_renderer, reviewer or made_reviewer
     assert renderer is not None and reviewer is not None
     try:
-        rows = Engine(book, renderer, reviewer, settings=settings).status()
+        yield Engine(book, renderer, reviewer, settings=settings)
     finally:
         if owned:
             close_backends(renderer, reviewer)
-    return BookStatus(book=book.id, renderer=renderer.name, reviewer=reviewer.kind, pages=rows)
+
+
+def book_status(book: LoadedBook, settings: Settings, *, renderer: Renderer | None = None,
+                reviewer: Reviewer | None = None) -> BookStatus:
+    with _engine(book, settings, renderer, reviewer) as engine:
+        rows = engine.status()
+    return BookStatus(book=book.id, renderer=engine.renderer.name, reviewer=engine.reviewer.kind, pages=rows)
+
+
+def adopt_edits(book: LoadedBook, settings: Settings, page: int, stage: str | None = None, *,
+                renderer: Renderer | None = None, reviewer: Reviewer | None = None) -> AdoptReport:
+    """Record a page's hand-edited outputs as its stages' outputs (``artfarm adopt``), keyed as a run
+    with these settings would key them, under the book lock."""
+    if stage is not None and stage not in STAGE_ORDER:
+        raise BadInputError(f"unknown stage '{stage}'", where="--stage", fix=f"use one of: {', '.join(STAGE_ORDER)}")
+    if page not in book.specs_expected():
+        raise BadInputError(f"page {page} is not in the book", where=str(book.root),
+                            fix=f"pages with art: {', '.join(map(str, book.art_pages())) or 'none'}")
+    with _engine(book, settings, renderer, reviewer) as engine, BookLock(book.root):
+        return adopt(engine.context(page), stage)
 
 
 def summary_text(summary: RunSummary) -> str:
     lines = [f"{summary.book}: {summary.done} done, {summary.cached} cached, {summary.failed} failed"
              + (f", {summary.waiting} waiting for review" if summary.waiting else "")
+             + (f", {summary.edited} edited by hand (kept)" if summary.edited else "")
              + (f", {summary.skipped} not started" if summary.skipped else "")
              + f" in {summary.seconds:.1f}s ({summary.renderer} renderer, {summary.reviewer} reviewer)"]
     for result in summary.pages:
-        if result.status in ("failed", "waiting"):
+        if result.status in ("failed", "waiting", "edited"):
             lines.append(f"  page {result.page}: {result.status}: {result.error or result.stages[-1].reason}")
     if summary.failed:
         lines.append("  fix the problems above and run the same command again; finished stages are kept")
