@@ -5,6 +5,7 @@ from __future__ import annotations
 from artfarm.cli.common import add_book_argument, book_dir_from
 from artfarm.cli.output import emit
 from artfarm.layout.export import export_pdf
+from artfarm.pipeline.lock import BookLock
 
 
 def register(subparsers, common) -> None:
@@ -21,7 +22,9 @@ def register(subparsers, common) -> None:
 
 
 def run(args) -> int:
-    report = export_pdf(book_dir_from(args), placeholders=args.placeholders, force=args.force)
+    book_dir = book_dir_from(args)
+    with BookLock(book_dir):  # no run writes finals while they are read and laid out
+        report = export_pdf(book_dir, placeholders=args.placeholders, force=args.force)
     lines = [f.render() for f in report.preflight]
     state = "cached, nothing to do" if report.cached else report.reason
     lines.append(f"{report.book}: {report.interior_pages} interior pages"
