@@ -77,10 +77,9 @@ class ComfyUIRenderer:
             client = self._clients[index]
             try:
                 with self._claim(index):
-                    uploaded = self._upload_inputs(client, template, values)
-                    job = run_job(client, template, uploaded, out_dir=request.out_dir, stem=request.filename_stem,
+                    job = run_job(client, template, values, out_dir=request.out_dir, stem=request.filename_stem,
                                   progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
-                                  cancel=self._cancel)
+                                  cancel=self._cancel, prepare=lambda v, c=client: self._upload_inputs(c, template, v))
             except ComfyUIUnreachable as exc:
                 attempts.append({"attempt": len(attempts) + 1, "server": client.base_url, "error": "unreachable",
                                  "message": exc.what, "action": "next server" if len(attempts) + 1 < len(self._clients) else "give up"})
