@@ -28,7 +28,8 @@ def real_book(make_book, **pins):
     book = small_book_data(pages=1)
     book["models"] = {**PINS, **pins}
     spec = small_spec(1)
-    spec["overrides"]["draft"].update(count=1, steps=12, width=128, height=128)
+    spec["overrides"]["draft"].update(count=1, steps=12, width=128, height=128)  # long enough to be killed in
+    spec["overrides"].update(refine={"steps": 2}, upscale={"steps": 2})  # the rest quick on a shared CPU
     return make_book(book=book, specs={1: spec})
 
 
@@ -85,6 +86,6 @@ def test_a_server_restarted_mid_draft_costs_only_the_job_in_flight(comfyui_insta
 def test_a_pin_the_server_does_not_have_is_bad_input(real_comfyui, make_book, capsys):
     book = real_book(make_book, draft_checkpoint="no-such-model.safetensors")
     code = main(["render-book", str(book), "--renderer", "comfyui", "--comfyui-url", real_comfyui.url])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "no-such-model.safetensors" in err and "checkpoint" in err
+    said = capsys.readouterr()
+    assert code == 2, said.out + said.err
+    assert "no-such-model.safetensors" in said.out and "checkpoint" in said.out
