@@ -9,7 +9,7 @@ from artfarm.findings import Finding
 from artfarm.layout.art import ArtPlacement
 from artfarm.layout.coverplan import CoverPlan
 from artfarm.layout.geometry import Rect, pt
-from artfarm.layout.plan import PagePlan, TextLayout
+from artfarm.layout.plan import PagePlan
 from artfarm.layout.printers import PrinterProfile
 from artfarm.models.book import Book
 
