@@ -12,8 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from artfarm.errors import BadInputError
-from artfarm.images import flatten_rgb
+from artfarm.images import image_size, load_image
 from artfarm.layout.geometry import Rect, inches
 from artfarm.models.base import StrictModel
 
@@ -82,12 +81,7 @@ def split_crop(crop: tuple[float, float, float, float], fraction: float) -> tupl
 
 def probe(path: Path, display: str) -> tuple[int, int]:
     """Pixel size without decoding the image."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise BadInputError(f"final art cannot be read as an image ({exc})", where=display,
-                            fix="re-run the page's upscale stage, or replace the file with a PNG/JPEG") from exc
+    return image_size(path, what=f"final art {display}")
 
 
 def open_rgb(source: ArtSource, book_dir: Path) -> Image.Image:
@@ -97,9 +91,7 @@ def open_rgb(source: ArtSource, book_dir: Path) -> Image.Image:
 
         return make_placeholder(source.placeholder)
     assert source.file is not None
-    with Image.open(book_dir / source.file) as img:
-        img.load()
-        return flatten_rgb(img)
+    return load_image(book_dir / source.file, what="final art", mode="RGB")
 
 
 def cropped(img: Image.Image, crop: tuple[float, float, float, float], size: tuple[int, int] | None = None) -> Image.Image:

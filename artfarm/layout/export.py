@@ -38,6 +38,7 @@ from artfarm.layout.pdfx import PdfxCanvas, PrintCanvas
 from artfarm.layout.pdfx import verify as verify_pdfx
 from artfarm.layout.preflight import preflight, size_findings
 from artfarm.layout.printers import PrinterProfile, load_profile
+from artfarm.pipeline.lock import BookLock
 from artfarm.models.base import StrictModel
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,13 @@ def final_art_rel(page: int) -> str:
 
 def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = False,
                printer: str | None = None) -> ExportReport:
-    """``printer`` (--printer) overrides book.yaml's ``layout.printer``."""
+    """``printer`` (--printer) overrides book.yaml's ``layout.printer``. Holds the book lock throughout, so no
+    run writes finals while they are read and laid out (a run in progress makes this a LockHeldError)."""
+    with BookLock(book_dir):
+        return _export_pdf(book_dir, placeholders=placeholders, force=force, printer=printer)
+
+
+def _export_pdf(book_dir: Path, *, placeholders: bool, force: bool, printer: str | None) -> ExportReport:
     started, t0 = _now(), time.perf_counter()
     loaded = load_book(book_dir)
     book = loaded.book

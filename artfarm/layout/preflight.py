@@ -9,7 +9,7 @@ from artfarm.findings import Finding
 from artfarm.layout.art import ArtPlacement
 from artfarm.layout.coverplan import CoverPlan
 from artfarm.layout.geometry import Rect, pt
-from artfarm.layout.plan import PagePlan, TextLayout
+from artfarm.layout.plan import PagePlan
 from artfarm.layout.printers import PrinterProfile
 from artfarm.models.book import Book
 
@@ -72,7 +72,7 @@ def printer_findings(pages: list[PagePlan], cover: CoverPlan, book: Book, printe
         out.append(Finding(severity=severity, file="book.yaml", path=path, message=f"{name}: {message}", fix=fix))
 
     if layout.bleed_in < printer.bleed_in:
-        add("error", "$.layout.bleed_in", f"bleed is {layout.bleed_in} in; the rule is at least {printer.bleed_in} in",
+        add(printer.bleed_severity, "$.layout.bleed_in", f"bleed is {layout.bleed_in} in; the rule is at least {printer.bleed_in} in",
             f"set layout.bleed_in: {printer.bleed_in}")
     if count < printer.min_pages:
         many = "needs" if printer.page_count_severity == "error" else "many print services need"

@@ -31,6 +31,7 @@ class PrinterProfile(StrictModel):
     min_pages: int
     max_pages: int
     page_count_severity: Literal["error", "warning"]
+    bleed_severity: Literal["error", "warning"] = "error"
     paper: dict[str, float]
     barcode: BarcodeArea
     spine_text_min_pages: int
