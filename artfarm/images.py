@@ -14,6 +14,7 @@ The limit is ``ARTFARM_MAX_IMAGE_PIXELS`` (read at each call), else ``DEFAULT_MA
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
@@ -49,15 +50,17 @@ def max_pixels() -> int:
     return value if value > 0 else DEFAULT_MAX_PIXELS
 
 
-def image_size(path: Path, *, what: str = "image") -> tuple[int, int]:
-    """Width and height from the header, within the pixel limit; nothing is decoded."""
-    with _opened(path, what) as img:
+def image_size(path: Path | bytes, *, what: str = "image", where: str | None = None) -> tuple[int, int]:
+    """Width and height from the header, within the pixel limit; nothing is decoded. ``path`` may be the
+    bytes of an image already read (``where`` then names where they came from)."""
+    with opened(path, what, where) as img:
         return img.size
 
 
-def load_image(path: Path, *, what: str = "image", mode: Mode | None = None) -> Image.Image:
+def load_image(path: Path | bytes, *, what: str = "image", mode: Mode | None = None,
+               where: str | None = None) -> Image.Image:
     """The decoded picture, detached from the file: in ``mode``, else in the nearest of L, LA, RGB, RGBA."""
-    with _opened(path, what) as img:
+    with opened(path, what, where) as img:
         try:
             img.load()
             plain = _normalised(img, path, what)
@@ -80,18 +83,21 @@ def flatten_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-class _opened:
-    """``Image.open`` with the pixel limit checked on the header and every failure as ImageFileError."""
+class opened:
+    """``Image.open`` (of a file, or of bytes already read) with the pixel limit checked on the header and
+    every failure as ImageFileError; the image as it is stored (for code that needs its own mode, e.g. CMYK)."""
 
-    def __init__(self, path: Path, what: str):
-        self.path, self.what = Path(path), what
+    def __init__(self, source: Path | bytes, what: str = "image", where: str | None = None):
+        self.source = source if isinstance(source, bytes) else Path(source)
+        self.path = Path(where) if where else (self.source if isinstance(self.source, Path) else Path("<bytes>"))
+        self.what = what
         self.img: Image.Image | None = None
 
     def __enter__(self) -> Image.Image:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                self.img = Image.open(self.path)
+                self.img = Image.open(io.BytesIO(self.source) if isinstance(self.source, bytes) else self.source)
         except FileNotFoundError as exc:
             raise ImageFileError(f"{self.what} file is missing", where=str(self.path),
                                  fix="check the path, or run the stage that writes it") from exc

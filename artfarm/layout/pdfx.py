@@ -21,6 +21,7 @@ from reportlab.pdfbase.pdfdoc import PDFArray, PDFDictionary, PDFInfo, PDFName, 
 from reportlab.pdfgen.canvas import Canvas
 
 from artfarm.findings import Finding
+from artfarm.images import opened
 from artfarm.layout import cmyk
 
 PDFX_VERSION = "PDF/X-1:2001"
@@ -141,7 +142,7 @@ def _image_ink(reader: PdfReader, ref) -> tuple[str | None, float]:
         if space != "/DeviceCMYK":
             return space, 0.0
         worst = 0
-        with Image.open(io.BytesIO(xobj.get_data())) as img:
+        with opened(xobj.get_data(), what="PDF image") as img:
             for top in range(0, img.height, INK_STRIP_ROWS):  # a strip at a time: no full-size 16-bit copy
                 strip = np.asarray(img.crop((0, top, img.width, min(img.height, top + INK_STRIP_ROWS))), dtype=np.uint16)
                 worst = max(worst, int(strip.sum(axis=-1).max()))
