@@ -47,6 +47,7 @@ def test_malformed_json_names_line_and_column(make_book, capsys):
     book = make_book(specs={1: '{\n  "book_id": "testbook",\n  "page": 1\n  "scene": "x"\n}', 2: default_spec(2)})
     code, report = findings_of(capsys, book)
     assert code == 2
+    assert report["book"] == "testbook"  # the book's id, not the path it was given as
     [f] = report["findings"]
     assert f["file"] == "pages/0001/renderspec.json"
     assert "line 4, column 3" in f["message"]

@@ -2,9 +2,10 @@
 
 The tool call stays open while the engine runs in the background of the server, so the server
 keeps answering other calls. Stages and sampler steps become MCP progress notifications. When
-the client cancels the call (``notifications/cancelled``) the renderer's jobs are cancelled as
-Ctrl-C does (``Renderer.cancel``); the call waits until every worker returned and the book lock
-is released, and the finished stages are kept for the next call.
+the client cancels the call (``notifications/cancelled``) the run is interrupted as Ctrl-C does
+(``RunStop.interrupt``: the renderer's jobs are cancelled and no page or stage starts any more);
+the call waits until every worker returned and the book lock is released, and the finished
+stages are kept for the next call.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from typing import Callable
 import anyio
 
 from artfarm.book.loader import LoadedBook
-from artfarm.errors import LockHeldError
+from artfarm.errors import ArtfarmError, LockHeldError
 from artfarm.models.records import RunSummary
 from artfarm.pipeline.context import STAGE_ORDER
-from artfarm.pipeline.engine import RunOptions, close_backends, open_backends, render_book
+from artfarm.pipeline.engine import RunOptions, RunStop, close_backends, open_backends, render_book
 from artfarm.pipeline.lock import BookLock
 from artfarm.pipeline.progress import Reporter
 from artfarm.pipeline.records import now_iso
@@ -135,19 +136,23 @@ async def _run_in_thread(book: LoadedBook, settings: Settings, options: RunOptio
                 await report(progress, total, message)
 
     renderer, reviewer = await anyio.to_thread.run_sync(open_backends, book, settings)
+    stop = RunStop()
+    failure: ArtfarmError | None = None
     try:
         # submitted at once (no checkpoint in between), so a cancelled call always has a run to stop and wait for
         work = loop.run_in_executor(None, functools.partial(render_book, book, settings, options, renderer=renderer,
-                                                            reviewer=reviewer, reporter=reporter))
+                                                            reviewer=reviewer, reporter=reporter, stop=stop))
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(forward)
             try:
                 return await asyncio.shield(work)
+            except ArtfarmError as exc:  # raised after the task group, which would wrap it in an ExceptionGroup
+                failure = exc
             except anyio.get_cancelled_exc_class():
                 job.stopping = True
                 clock = time.monotonic()
-                log.warning("%s: %s cancelled; stopping the renderer's jobs", book.id, job.what)
-                renderer.cancel()
+                log.warning("%s: %s cancelled; stopping the run as Ctrl-C does", book.id, job.what)
+                stop.interrupt()
                 with anyio.CancelScope(shield=True):
                     await asyncio.wait([work])
                 log.warning("%s: %s stopped in %.1fs; finished stages are kept", book.id, job.what,
@@ -155,5 +160,7 @@ async def _run_in_thread(book: LoadedBook, settings: Settings, options: RunOptio
                 raise
             finally:
                 loop.call_soon(send.close)  # after the progress already queued by the workers
+        assert failure is not None  # the task group either returned the summary or kept the error
+        raise failure
     finally:
         close_backends(renderer, reviewer)

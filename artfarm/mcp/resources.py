@@ -6,6 +6,7 @@ ones that exist now, the templates name them all.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -15,8 +16,10 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp_types import Resource as MCPResource
 
 from artfarm.book.paths import page_dir_name
-from artfarm.errors import ArtfarmError
+from artfarm.errors import ArtfarmError, ParseError
 from artfarm.mcp.workspace import Workspace
+
+log = logging.getLogger("artfarm.mcp")
 
 SCHEME = "artfarm"
 PAGE_FOLDER = re.compile(r"^\d{4}$")
@@ -53,9 +56,15 @@ def register(server: MCPServer, space: Workspace) -> None:
 
 
 def existing(space: Workspace) -> list[MCPResource]:
-    """Every served file that exists now, for resources/list."""
-    out = []
-    for book in space.book_ids():
+    """Every served file that exists now, for resources/list (none, logged, when the books folder is gone:
+    the templates still name them all)."""
+    out: list[MCPResource] = []
+    try:
+        books = space.book_ids()
+    except ArtfarmError as exc:
+        log.warning("listing the books' files: %s", exc)
+        return out
+    for book in books:
         root = space.books_dir / book
         pages = sorted(p.name for p in (root / "pages").glob("*") if PAGE_FOLDER.match(p.name) and p.is_dir())
         for book_file in BOOK_FILES:
@@ -88,4 +97,11 @@ def _read(space: Workspace, book: str, rel: str, book_file: BookFile) -> str | b
         raise ResourceError(str(exc)) from exc
     if not path.is_file():
         raise ResourceNotFoundError(f"{book}/{rel} does not exist yet")
-    return path.read_bytes() if book_file.mime_type.startswith("image/") else path.read_text(encoding="utf-8")
+    try:
+        return path.read_bytes() if book_file.mime_type.startswith("image/") else path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResourceError(str(ParseError(f"{book}/{rel} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                                           where=str(path), fix="save the file as UTF-8, then read it again"))) from exc
+    except OSError as exc:
+        raise ResourceError(str(ParseError(f"could not read {book}/{rel} ({exc.strerror or exc})", where=str(path),
+                                           fix="make the file readable, then read it again"))) from exc

@@ -26,7 +26,7 @@ from artfarm.errors import BadInputError
 from artfarm.findings import Finding
 from artfarm.layout.export import ExportReport, export_pdf as layout_export_pdf
 from artfarm.mcp.workspace import Workspace
-from artfarm.models.book import Book
+from artfarm.models.book import Book, Printer
 from artfarm.models.records import BookStatus, RunSummary
 from artfarm.models.review import ReviewRecord
 from artfarm.pipeline.context import STAGE_ORDER
@@ -181,12 +181,15 @@ def write_renderspec(ctx: Context, book: BookId, page: Page,
                      spec: Annotated[dict[str, Any], Field(description="The RenderSpec (see get_schema renderspec).")]
                      ) -> SpecWriteReport:
     """Check a page's RenderSpec against the whole book and write it atomically only if it has no errors;
-    the result lists every problem with its JSON path and fix (nothing is written when there is one)."""
+    the result lists every problem with its JSON path and fix (nothing is written when there is one).
+    Refused while a render holds the book, so a page's spec never changes under its render."""
     size = len(json.dumps(spec, ensure_ascii=False).encode("utf-8"))
     if size > MAX_SPEC_BYTES:
         raise BadInputError(f"RenderSpec is {size} bytes, more than {MAX_SPEC_BYTES}", where="spec",
                             fix="a RenderSpec describes one page in a few KB; send only its fields")
-    return write_spec(workspace(ctx).book_dir(book), page, spec)
+    book_dir = workspace(ctx).book_dir(book)
+    with BookLock(book_dir):
+        return write_spec(book_dir, page, spec)
 
 
 def select_draft(ctx: Context, book: BookId, page: Page,
@@ -201,10 +204,14 @@ def reject_drafts(ctx: Context, book: BookId, page: Page, reason: Reason) -> Rev
     return _decide(ctx, book, page, select=None, reason=reason)
 
 
-def export_pdf(ctx: Context, book: BookId, placeholders: bool = False, force: bool = False) -> ExportReport:
+def export_pdf(ctx: Context, book: BookId, placeholders: bool = False, force: bool = False,
+               printer: Annotated[Printer | None, Field(description="The print service's rules to follow and check "
+                                                                   "(default: book.yaml layout.printer, else generic); "
+                                                                   "ingramspark writes PDF/X-1a:2001 in CMYK.")] = None
+               ) -> ExportReport:
     """Lay out the print interior, the cover and the web PDF; returns the preflight report and the files' paths
     (relative to the book). `placeholders` lays out pages without final art with marked stand-ins."""
-    return layout_export_pdf(workspace(ctx).book_dir(book), placeholders=placeholders, force=force)
+    return layout_export_pdf(workspace(ctx).book_dir(book), placeholders=placeholders, force=force, printer=printer)
 
 
 # -- rendering -------------------------------------------------------------------------------------------

@@ -52,10 +52,13 @@ class Workspace:
                                 fix=f"pages with art: {', '.join(map(str, book.art_pages())) or 'none'}")
         return page
 
-    def book_ids(self) -> list[str]:
+    def require_books_dir(self) -> None:
         if not self.books_dir.is_dir():
             raise BookNotFoundError("the books folder does not exist", where=str(self.books_dir),
                                     fix="start `artfarm mcp --books DIR` with the folder holding your books")
+
+    def book_ids(self) -> list[str]:
+        self.require_books_dir()
         return sorted(p.name for p in self.books_dir.iterdir()
                       if BOOK_ID.match(p.name) and (p / "book.yaml").is_file())
 

@@ -8,7 +8,8 @@ has a job running and the next one waiting while a page is reviewed). A page tha
 page's later stages are always skipped.
 
 Ctrl-C cancels the renderer's jobs in flight and waits for every worker to return before the
-lock is released, so nothing is written into the book after the run has ended.
+lock is released, so nothing is written into the book after the run has ended. A caller running
+the engine in a thread of its own (the MCP server) stops it the same way with ``RunStop.interrupt``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,40 @@ def default_jobs(settings: Settings | None) -> int:
     return 2
 
 
+class RunStop:
+    """Why no more pages or stages start: a failure (``set``), or Ctrl-C (``interrupt``, which also cancels the
+    renderer's jobs in flight). Thread-safe, so whoever started a run in another thread (a cancelled MCP call)
+    interrupts it exactly as Ctrl-C does in the CLI."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._guard = threading.Lock()
+        self._engine: Engine | None = None
+        self.interrupted = False
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    @property
+    def why(self) -> str:
+        return "the run was interrupted" if self.interrupted else "the run stopped after a failure (use --keep-going)"
+
+    def set(self) -> None:
+        self._event.set()
+
+    def interrupt(self) -> None:
+        with self._guard:
+            self.interrupted = True
+            self._event.set()
+            engine = self._engine
+        if engine is not None:  # before the run began, the set event alone keeps every page from starting
+            engine._cancel_renderer()
+
+    def attach(self, engine: Engine) -> None:
+        with self._guard:
+            self._engine = engine
+
+
 class _PageFailed(Exception):
     """``stops``: the failure happened while rendering, so (without --keep-going) the run stops."""
 
@@ -89,12 +124,12 @@ class Engine:
     def _progress(self, event: ProgressEvent) -> None:
         self.reporter.progress(event)
 
-    def run_page(self, page: int, options: RunOptions, stop: threading.Event) -> PageResult:
+    def run_page(self, page: int, options: RunOptions, stop: RunStop) -> PageResult:
         started = time.monotonic()
         outcomes: list[StageOutcome] = []
         say = self.reporter.log
         if stop.is_set():
-            return PageResult(page=page, status="skipped", error="not started: the run stopped after a failure (use --keep-going)")
+            return PageResult(page=page, status="skipped", error=f"not started: {stop.why}")
         try:
             ctx = self.context(page)
         except ArtfarmError as exc:
@@ -104,7 +139,7 @@ class Engine:
         first_forced = STAGE_ORDER.index(options.from_stage) if options.from_stage else (0 if options.force else None)
         for index, stage in enumerate(STAGES):
             if stop.is_set():
-                outcomes.append(StageOutcome(stage=stage.name, action="skipped", reason="run stopped after a failure"))
+                outcomes.append(StageOutcome(stage=stage.name, action="skipped", reason=stop.why))
                 continue
             try:
                 outcome = self._run_stage(ctx, stage, first_forced is not None and index >= first_forced, options)
@@ -210,10 +245,12 @@ class Engine:
 
     # -- the book --------------------------------------------------------------------------
 
-    def run(self, options: RunOptions, jobs: int) -> list[PageResult]:
+    def run(self, options: RunOptions, jobs: int, stop: RunStop | None = None) -> list[PageResult]:
+        """``stop``: the caller's handle to interrupt the run from another thread, as Ctrl-C does."""
         pages = options.pages if options.pages is not None else self.book.art_pages()
         self.reporter.start(len(pages))
-        stop = threading.Event()
+        stop = stop if stop is not None else RunStop()
+        stop.attach(self)
         pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="artfarm-page")
         futures: list[Future] = []
         try:
@@ -221,20 +258,20 @@ class Engine:
             results = [future.result() for future in futures]
         except BaseException as exc:  # Ctrl-C, or a worker crashed: stop, then wait until no worker is left
             stop.set()
-            self._stop_workers(pool, futures, interrupted=isinstance(exc, KeyboardInterrupt))
+            self._stop_workers(pool, futures, stop, interrupted=isinstance(exc, KeyboardInterrupt))
             raise
         finally:
             pool.shutdown(wait=True)
         return results
 
-    def _stop_workers(self, pool: ThreadPoolExecutor, futures: list[Future], interrupted: bool) -> None:
+    def _stop_workers(self, pool: ThreadPoolExecutor, futures: list[Future], stop: RunStop, interrupted: bool) -> None:
         """Cancel the renderer's jobs (Ctrl-C), start no more pages and join every worker. More Ctrl-Cs
         only say what is being waited for: the lock stays held and the backends open until all returned."""
         cancel, told = interrupted, False
         while True:
             try:
                 if cancel:
-                    self._cancel_renderer()
+                    stop.interrupt()
                     cancel = False
                 pool.shutdown(wait=False, cancel_futures=True)  # pages not started never start
                 if interrupted and not told:
@@ -364,8 +401,10 @@ def close_backends(renderer: Renderer, reviewer: Reviewer) -> None:
 
 
 def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, renderer: Renderer | None = None,
-                reviewer: Reviewer | None = None, reporter: Reporter | None = None) -> RunSummary:
-    """Lock the book, run the pages, and summarise. Backends default to those the settings name."""
+                reviewer: Reviewer | None = None, reporter: Reporter | None = None,
+                stop: RunStop | None = None) -> RunSummary:
+    """Lock the book, run the pages, and summarise. Backends default to those the settings name;
+    ``stop.interrupt()`` from another thread stops the run as Ctrl-C does (see ``RunStop``)."""
     if options.from_stage is not None and options.from_stage not in STAGE_ORDER:
         raise BadInputError(f"unknown stage '{options.from_stage}'", where="--from", fix=f"use one of: {', '.join(STAGE_ORDER)}")
     unknown = [p for p in (options.pages or []) if p not in book.specs_expected()]
@@ -382,7 +421,7 @@ def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, re
     try:
         with BookLock(book.root):
             engine = Engine(book, renderer, reviewer, reporter, settings)
-            results = engine.run(options, options.jobs or default_jobs(settings))
+            results = engine.run(options, options.jobs or default_jobs(settings), stop)
     finally:
         reporter.close()
         if owned:

@@ -18,6 +18,12 @@ from tests.bookbuilder import default_spec, write_book
 from tests.mcp.client import ROOT, connect, error_text, read_json, structured
 from tests.pipeline_helpers import small_book_data, small_spec, write_small_book
 
+HOLD_LOCK = """import sys
+from artfarm.pipeline.lock import BookLock
+with BookLock(sys.argv[1], command="artfarm render-book testbook"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
 TOOLS = {"list_books", "book_status", "get_schema", "validate_book", "read_renderspec", "write_renderspec",
          "compile_prompt", "render_page", "render_book", "contact_sheet", "select_draft", "reject_drafts", "export_pdf"}
 
@@ -36,6 +42,7 @@ def test_an_agent_lists_tools_and_books_and_writes_renderspecs_only_when_valid(m
                    "books": structured(await client.call_tool("list_books", {})),
                    "listed": [r.uri for r in (await client.list_resources()).resources],
                    "schema": structured(await client.call_tool("get_schema", {"name": "renderspec"})),
+                   "validated": structured(await client.call_tool("validate_book", {"book": "testbook"})),
                    "rejected": structured(await client.call_tool("write_renderspec", {"book": "testbook", "page": 2, "spec": bad})),
                    "after_reject": target.read_bytes(),
                    "written": structured(await client.call_tool("write_renderspec", {"book": "testbook", "page": 2, "spec": good})),
@@ -53,6 +60,7 @@ def test_an_agent_lists_tools_and_books_and_writes_renderspecs_only_when_valid(m
     assert set(out["listed"]) == {"artfarm://testbook/book.yaml", "artfarm://testbook/bible/characters.yaml",
                                   "artfarm://testbook/pages/0001/renderspec.json", "artfarm://testbook/pages/0002/renderspec.json"}
     assert out["schema"]["schema"]["$id"] == "renderspec.schema.json"
+    assert out["validated"]["book"] == "testbook" and out["validated"]["ok"]  # the id, never the server's path
 
     assert out["rejected"]["written"] is False and out["after_reject"] == before
     problems = {f["path"]: f for f in out["rejected"]["findings"]}
@@ -84,6 +92,8 @@ def test_an_agent_renders_with_progress_reviews_from_the_contact_sheet_and_expor
                                                                                "reason": "clearest silhouette"}))
             out["page 2"] = structured(await client.call_tool("render_page", {"book": "testbook", "page": 2, "run": agent}))
             out["exported"] = structured(await client.call_tool("export_pdf", {"book": "testbook", "placeholders": True}))
+            out["kdp"] = error_text(await client.call_tool("export_pdf", {"book": "testbook", "placeholders": True,
+                                                                                "printer": "kdp"}))
             out["art"] = await client.read_resource("artfarm://testbook/pages/0001/final/final.png")
             return out
 
@@ -108,7 +118,8 @@ def test_an_agent_renders_with_progress_reviews_from_the_contact_sheet_and_expor
     assert out["page 2"]["done"] == 1 and (book / "pages/0002/final/final.png").is_file()
 
     exported = out["exported"]
-    assert exported["errors"] == 0 and exported["interior_pages"] == 2
+    assert exported["errors"] == 0 and exported["interior_pages"] == 2 and exported["printer"] == "generic"
+    assert "kdp: the interior has 2 pages; needs at least 24" in out["kdp"]  # the printer argument is KDP's rules
     assert {o["file"] for o in exported["outputs"]} == {"layout/pages.pdf", "layout/cover.pdf", "exports/web/testbook.pdf"}
     assert (book / "layout/pages.pdf").is_file() and (book / "exports/web/testbook.pdf").is_file()
     assert base64.b64decode(out["art"].contents[0].blob) == (book / "pages/0001/final/final.png").read_bytes()
@@ -122,6 +133,10 @@ def test_hostile_inputs_are_clean_tool_errors_with_the_clis_message_and_touch_no
     huge = small_spec(1, scene="x" * 10_000_000)
     cli = subprocess.run([sys.executable, "-m", "artfarm", "review", "testbook", "1", "--select", "0", "--reason", "x",
                           "--books", str(books_dir)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    no_books = subprocess.run([sys.executable, "-m", "artfarm", "mcp", "--books", str(tmp_path / "nowhere")], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+    latin = write_book(books_dir, book_id="latin")
+    (latin / "bible/characters.yaml").write_bytes("characters: []  # Ours brun\xe9\n".encode("latin-1"))
 
     async def session():
         async with connect(books_dir) as client:
@@ -139,6 +154,26 @@ def test_hostile_inputs_are_clean_tool_errors_with_the_clis_message_and_touch_no
                 await client.read_resource("artfarm://testbook/pages/..%2F..%2Fescape/renderspec.json")
             except Exception as exc:  # the SDK raises the server's refusal of a resource
                 out["resource"] = str(exc)
+            try:
+                await client.read_resource("artfarm://latin/bible/characters.yaml")
+            except Exception as exc:
+                out["not utf-8"] = str(exc)
+            # `artfarm render-book` in another process holds the book: render and write are refused, naming it
+            holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(book)], cwd=ROOT, text=True,
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            try:
+                assert holder.stdout.readline() == "held\n"
+                out["locked render"] = error_text(await client.call_tool("render_page", {"book": "testbook", "page": 1}))
+                out["locked write"] = error_text(await client.call_tool(
+                    "write_renderspec", {"book": "testbook", "page": 1, "spec": small_spec(1, scene="a new scene")}))
+            finally:
+                holder.communicate(timeout=30)
+            out["holder"] = f"pid {holder.pid} on "
+            books_dir.rename(tmp_path / "moved")  # the books folder vanishes under a running server
+            try:
+                out["listed, no books folder"] = repr((await client.list_resources()).resources)
+            finally:
+                (tmp_path / "moved").rename(books_dir)
             return out
 
     out = anyio.run(session)
@@ -151,5 +186,13 @@ def test_hostile_inputs_are_clean_tool_errors_with_the_clis_message_and_touch_no
     assert "page 7 is not in the book" in out["page not in book"] and "pages with art: 1, 2" in out["page not in book"]
     assert cli.returncode == 2 and out["no review yet"].endswith(cli.stderr.strip())  # word for word what the CLI says
     assert "Unknown resource" in out["resource"] or "security" in out["resource"]
+    assert "latin/bible/characters.yaml is not UTF-8 text" in out["not utf-8"]
+    assert "fix: save the file as UTF-8" in out["not utf-8"]
+    for refused in ("locked render", "locked write"):
+        assert "book is being rendered by another run: " + out["holder"] in out[refused], out[refused]
+        assert "'artfarm render-book testbook'" in out[refused] and "fix: wait for that run to finish" in out[refused]
+    assert out["listed, no books folder"] == "[]"
+    assert no_books.returncode == 2 and "the books folder does not exist" in no_books.stderr
+    assert "fix: start `artfarm mcp --books DIR`" in no_books.stderr and "Traceback" not in no_books.stderr
     assert (book / "pages/0001/renderspec.json").read_bytes() == spec_before
     assert not (book / "pages/0007").exists() and not (book / "pages/0001/draft").exists()

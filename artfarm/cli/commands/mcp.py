@@ -34,5 +34,7 @@ def run(args) -> int:
     from artfarm.mcp.workspace import Workspace
 
     books = args.books if args.books is not None else default_books_dir()
-    serve(Workspace(books, flags_from_args(args)), args.http)
+    space = Workspace(books, flags_from_args(args))
+    space.require_books_dir()  # exit 2 now, not a failure on every call
+    serve(space, args.http)
     return 0
