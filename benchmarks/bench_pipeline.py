@@ -55,7 +55,7 @@ class SimulatedServers:
     def render(self, request, progress=None):
         seconds = self.job_seconds * (self.upscale_factor if request.stage == "upscale" else 1.0)
 
-        def on_server(index: int):
+        def on_server(index: int, can_move: bool):
             with self.gpus[index]:
                 start = time.monotonic()
                 result = self.inner.render(request, progress)

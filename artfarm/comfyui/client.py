@@ -227,10 +227,15 @@ class ComfyClient:
                 response = self._http.request(method, path, **kwargs)
                 self.answered = True
                 return response
-            except httpx.TimeoutException as exc:
-                if isinstance(exc, httpx.ConnectTimeout) and attempt < len(delays):
+            except httpx.ConnectTimeout as exc:  # a server that stopped accepting connections: as good as gone
+                if attempt < len(delays):
                     self._sleep(delays[attempt])
                     continue
+                raise ComfyUIUnreachable(f"no connection within {self.timeouts.connect:g}s after {attempt + 1} attempt(s)",
+                                         where=f"{method} {url}",
+                                         fix="the server is down or stuck: restart ComfyUI, or fix --comfyui-url / "
+                                             "ARTFARM_COMFYUI_URL / book.yaml render.comfyui_url") from exc
+            except httpx.TimeoutException as exc:
                 raise ComfyUITimeout(f"no answer within the timeout ({type(exc).__name__})", where=f"{method} {url}",
                                      fix="the server may be busy or stuck: check it, or raise the timeout") from exc
             except httpx.TransportError as exc:
@@ -287,8 +292,9 @@ class ComfyClient:
 
     def object_info(self, *, refresh: bool = False) -> dict[str, Any]:
         """Every node class the server has, with input specs; fetched once per client (one server)."""
-        if self._object_info is None or refresh:
-            body = self._json(self._request("GET", "/object_info", timeout=max(self.timeouts.http, 60.0)))
+        if self._object_info is None or refresh:  # slow to build on a big install, but a dead server fails as fast as ever
+            timeout = httpx.Timeout(max(self.timeouts.http, 60.0), connect=self.timeouts.connect)
+            body = self._json(self._request("GET", "/object_info", timeout=timeout))
             if not isinstance(body, dict):
                 raise ComfyUIProtocolError("/object_info is not an object", where=f"{self.base_url}/object_info",
                                            fix="is this URL a ComfyUI server?")

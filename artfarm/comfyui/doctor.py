@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,11 +105,23 @@ def mark_shared_devices(servers: list[ServerReport]) -> None:
     def device_key(s: ServerReport) -> tuple[str, str, int | None] | None:
         if not s.devices:
             return None
-        return (urlsplit(s.url).hostname or "", s.devices[0].name, s.devices[0].vram_total)
+        return (host_key(urlsplit(s.url).hostname or ""), s.devices[0].name, s.devices[0].vram_total)
 
     for server in servers:
         key = device_key(server)
         server.shares_device_with = [o.url for o in servers if o is not server and key is not None and device_key(o) == key]
+
+
+def host_key(hostname: str) -> str:
+    """One name for one machine: ``localhost``, ``127.0.0.1`` and ``::1`` are all "loopback"; another
+    name is its resolved address (the name itself when it does not resolve)."""
+    try:
+        addresses = sorted({info[4][0] for info in socket.getaddrinfo(hostname, None)})
+    except (OSError, UnicodeError):
+        return hostname.lower()
+    if any(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        return "loopback"
+    return addresses[0] if addresses else hostname.lower()
 
 
 def service_trouble(server: ServerReport) -> bool:

@@ -1,7 +1,7 @@
 """Typed ComfyUI errors; each carries the server's payload and says what to do.
 
     ServiceError (exit 3)
-    ├── ComfyUIUnreachable      connection refused / reset after bounded retries
+    ├── ComfyUIUnreachable      connection refused / reset / not accepted in time, after bounded retries
     │   └── ServerLost          the server went away (or restarted) with our prompt in flight
     ├── ComfyUITimeout          a call or a whole run passed its deadline
     ├── ComfyUIProtocolError    the server answered something that is not ComfyUI's protocol

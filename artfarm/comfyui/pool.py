@@ -14,6 +14,12 @@ A job that fails on one server for a reason another server may not share is trie
 another: the server unreachable (every other server is tried), out of memory after the
 runner's own recovery, or a model file the server does not have. Each failure is recorded
 in the attempts, so a stage record says where and why its job moved.
+
+A server that could not be reached is left out while any untried server answers: a job
+waits for room on a live server rather than going to one that is down. The job is told
+whether the pool could still move it (``can_move``): a job that loses its server mid-run
+then fails at once and moves, and waits for the server to come back only when no other
+server answers.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ STAGE_URGENCY = {"draft": 0, "refine": 1, "inpaint": 2, "upscale": 3}
 MODEL_INPUTS = frozenset({"ckpt_name", "model_name", "unet_name", "vae_name", "lora_name", "control_net_name",
                           "clip_name", "clip_name1", "clip_name2", "style_model_name"})
 DEFAULT_DEPTH = 2          # one job running on each server, one waiting in its queue
-DOWN_S = 60.0              # how long a server that could not be reached goes to the back of the line
+DOWN_S = 60.0              # how long a server that could not be reached is left out while others answer
 WAIT_TICK_S = 0.1          # how often a waiting job checks for cancellation
 
 
@@ -56,7 +62,7 @@ class ServerLoad:
     name: str
     in_flight: int = 0
     queued_s: float = 0.0
-    down_until: float = -1.0     # unreachable lately: tried only after the servers that answer
+    down_until: float = -1.0     # unreachable lately: left out while an untried server answers
     busy_s: float = 0.0          # seconds artfarm's jobs spent on it, submission to result
     jobs: int = 0
 
@@ -84,9 +90,11 @@ class ServerPool(Generic[T]):
         self._turn = 0
 
     # ---------------------------------------------------------------- the one entry point
-    def run(self, stage: str, job: Callable[[int], T]) -> tuple[T, int, list[dict[str, Any]]]:
-        """Run ``job(server_index)`` on the best server; returns (result, server index, attempts).
+    def run(self, stage: str, job: Callable[[int, bool], T]) -> tuple[T, int, list[dict[str, Any]]]:
+        """Run ``job(server_index, can_move)`` on the best server; returns (result, server index, attempts).
 
+        ``can_move``: another untried server answers, so a job whose server goes away should fail
+        at once (it is moved there) rather than wait for that server to come back.
         Unreachable servers are skipped for the next one; out of memory and a missing model
         move the job to another server once. Any other error, or the last one, is raised with
         the attempts in its payload."""
@@ -101,7 +109,7 @@ class ServerPool(Generic[T]):
             tried.add(index)
             start = self._clock()
             try:
-                result = job(index)
+                result = job(index, self._others_answer(tried))
             except ArtfarmError as exc:
                 self._release(index, stage, weight, start, ok=False)
                 reason = moves_elsewhere(exc)
@@ -160,13 +168,25 @@ class ServerPool(Generic[T]):
                 self._cond.notify_all()
 
     def _least_loaded(self, exclude: set[int], full_ok: bool = False) -> int | None:
-        """The server with room and the least expected work; ties go round, so idle servers all warm up."""
-        free = [i for i, s in enumerate(self.servers) if i not in exclude and (full_ok or s.in_flight < self.depth)]
+        """The server with room and the least expected work; ties go round, so idle servers all warm up.
+        Servers that are down count only when every untried server is down: otherwise a job waits
+        for room on one that answers."""
+        untried = [i for i in range(len(self.servers)) if i not in exclude]
+        candidates = self._answering(untried) or untried
+        free = [i for i in candidates if full_ok or self.servers[i].in_flight < self.depth]
         if not free:
             return None
-        count, now = len(self.servers), self._clock()
-        return min(free, key=lambda i: (self.servers[i].down_until > now, round(self.servers[i].queued_s, 6),
-                                        (i - self._turn) % count))
+        count = len(self.servers)
+        return min(free, key=lambda i: (round(self.servers[i].queued_s, 6), (i - self._turn) % count))
+
+    def _answering(self, indices: list[int]) -> list[int]:
+        now = self._clock()
+        return [i for i in indices if self.servers[i].down_until <= now]
+
+    def _others_answer(self, tried: set[int]) -> bool:
+        """Whether a server this job has not tried yet is not known to be down."""
+        with self._cond:
+            return bool(self._answering([i for i in range(len(self.servers)) if i not in tried]))
 
     def _release(self, index: int, stage: str, weight: float, start: float, ok: bool) -> None:
         seconds = max(0.0, self._clock() - start)
@@ -177,6 +197,7 @@ class ServerPool(Generic[T]):
             load.busy_s += seconds
             load.jobs += 1
             if ok:
+                load.down_until = -1.0   # it answers again
                 old = self._mean_s.get(stage)
                 self._mean_s[stage] = seconds if old is None else 0.7 * old + 0.3 * seconds
             self._cond.notify_all()

@@ -7,7 +7,9 @@ down to one image. Every attempt is recorded, so a record shows how its images w
 A server that went away after it had answered (killed and started again, say) costs only the
 jobs in flight: each waits until the server answers again (``Timeouts.restart``), then uploads
 its inputs and submits again (at most ``MAX_RESUBMITS`` times). If it does not come back in
-time the job fails as unreachable (exit 3). A server that never answered fails at once.
+time the job fails as unreachable (exit 3). A server that never answered fails at once, and so
+does every job when the caller can run it elsewhere (``wait_for_restart=False``: the pool has
+another server that answers, so waiting minutes for this one would only delay the page).
 """
 
 from __future__ import annotations
@@ -49,10 +51,11 @@ def validate_for_server(client: ComfyClient, template: Template, graph: dict[str
 def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, out_dir: Path, stem: str,
             progress: ProgressCallback | None = None, deadline_s: float | None = None,
             cancel: Cancellation | None = None, build: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
-            prepare: Callable[[], None] | None = None) -> JobResult:
+            prepare: Callable[[], None] | None = None, wait_for_restart: bool = True) -> JobResult:
     """``build`` makes the graph from the values (default: the template's parameters only); a retry
     with half the batch builds again, so insertions (LoRAs, ControlNet) survive it. ``prepare`` uploads
-    the input images; it runs again after a restart, since a restarted server may have lost them."""
+    the input images; it runs again after a restart, since a restarted server may have lost them.
+    ``wait_for_restart``: wait for a server that went away mid-job to come back (False: raise at once)."""
     lost: list[dict[str, Any]] = []
     while True:
         try:
@@ -61,7 +64,8 @@ def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, 
             job = _run_on_server(client, template, values, out_dir=out_dir, stem=stem, progress=progress,
                                  deadline_s=deadline_s, cancel=cancel, build=build or template.instantiate)
         except ComfyUIUnreachable as exc:
-            if not (isinstance(exc, ServerLost) or client.answered) or len(lost) >= MAX_RESUBMITS:
+            restarting = isinstance(exc, ServerLost) or client.answered
+            if not (wait_for_restart and restarting) or len(lost) >= MAX_RESUBMITS:
                 raise
             wait = client.timeouts.restart
             log.warning("%s went away with a job in flight (%s); waiting up to %.0fs for it to answer again",

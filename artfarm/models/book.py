@@ -78,7 +78,15 @@ class UpscalePolish(StrictModel):
                              "image in one piece; none: the upscale model alone (fastest).")
     tile: int | None = Field(None, ge=256, le=4096, multiple_of=8,
                              description="Tile side in pixels; default the model's native size (SD1.5 768, SDXL 1024).")
-    overlap: int | None = Field(None, ge=16, le=1024, description="Pixels neighbouring tiles share and blend; default tile / 8.")
+    overlap: int | None = Field(None, ge=16, le=1024, description="Pixels neighbouring tiles share and blend; default tile / 8; "
+                                                                   "at most half the tile.")
+
+    @model_validator(mode="after")
+    def _overlap_fits_the_tile(self) -> UpscalePolish:
+        if self.tile is not None and self.overlap is not None and self.overlap > self.tile // 2:
+            raise ValueError(f"overlap {self.overlap} is more than half the tile ({self.tile}): neighbouring tiles would "
+                             f"mostly repeat each other's work; use an overlap of at most {self.tile // 2} (default tile / 8)")
+        return self
 
 
 class UpscaleSettings(UpscalePolish):

@@ -76,11 +76,12 @@ class ComfyUIRenderer:
         job = self.prepare(request)
         template = job.template
 
-        def on_server(index: int) -> JobResult:
+        def on_server(index: int, can_move: bool) -> JobResult:
             client = self._clients[index]
             return run_job(client, template, job.values, out_dir=request.out_dir, stem=request.filename_stem,
                            progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
-                           cancel=self._cancel, build=job.build, prepare=lambda: _upload(client, job))
+                           cancel=self._cancel, build=job.build, prepare=lambda: _upload(client, job),
+                           wait_for_restart=not can_move)
 
         ran, index, attempts = self._pool.run(request.stage, on_server)
         seed = ran.values.get("seed", template.graph_value("seed"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from artfarm.comfyui.client import ComfyClient, RetryPolicy, Timeouts
-from tests.comfyui.double import ComfyDouble, Faults
+from tests.comfyui.double import ComfyDouble, Faults, NotAccepting
 
 FAST_RETRY = RetryPolicy(attempts=3, backoff=0.05, factor=2.0)
 FAST_TIMEOUTS = Timeouts(connect=2.0, http=5.0, run=20.0, poll=0.1)
@@ -25,6 +25,14 @@ def double():
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def not_accepting():
+    """The URL of a server that stopped accepting connections (each connect times out)."""
+    server = NotAccepting()
+    yield server.url
+    server.close()
 
 
 @pytest.fixture

@@ -529,3 +529,29 @@ def _png(image: Image.Image) -> bytes:
 
 def _now() -> int:
     return int(time.time() * 1000)
+
+
+class NotAccepting:
+    """A server that stopped accepting connections: a loopback socket that listens and never
+    accepts, its backlog filled, so every new connection times out (the kernel drops the SYN)."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(0)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._fill: list[socket.socket] = []
+        while True:
+            client = socket.socket()
+            client.settimeout(0.2)
+            try:
+                client.connect(self._sock.getsockname())
+            except OSError:  # the backlog is full: this one timed out
+                client.close()
+                break
+            self._fill.append(client)
+
+    def close(self) -> None:
+        for client in self._fill:
+            client.close()
+        self._sock.close()

@@ -106,6 +106,15 @@ def test_unreachable_server_is_retried_with_backoff_then_reported(client_for):
     assert "4 attempt(s)" in str(info.value) and "127.0.0.1:9/system_stats" in str(info.value)
 
 
+@pytest.mark.timeout(30)  # /object_info's own read timeout once replaced the connect timeout: a minute per attempt
+def test_a_server_not_accepting_connections_is_unreachable(not_accepting, client_for):
+    client = client_for(not_accepting, timeouts=Timeouts(connect=0.2))
+    for call in (client.system_stats, client.object_info, lambda: client.connect_ws("c")):
+        with pytest.raises(ComfyUIUnreachable) as info:
+            call()
+        assert info.value.exit_code == 3 and "ComfyUI" in info.value.fix
+
+
 def test_slow_answers_hit_the_call_timeout(double, client_for):
     server = double(http_delay_s=0.6)
     with pytest.raises(ComfyUITimeout) as info:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from artfarm.cli.main import main
+from artfarm.comfyui.doctor import DeviceReport, ServerReport, mark_shared_devices
 from tests.bookbuilder import default_book
 from tests.comfyui.double import ComfyDouble, Faults, recorded
 
@@ -115,9 +116,17 @@ def test_ollama_is_only_checked_when_reviews_use_it(double, make_book, capsys, m
 
 def test_doctor_says_which_urls_share_a_device(double, capsys):
     one, two = double(), double()  # one host, the same device name and memory
-    other_host = two.url.replace("127.0.0.1", "localhost")
-    code, out, _ = doctor(capsys, "--comfyui-url", one.url, "--comfyui-url", two.url, "--comfyui-url", other_host, "--json")
+    by_name = two.url.replace("127.0.0.1", "localhost")  # "localhost" is the same machine as 127.0.0.1
+    code, out, _ = doctor(capsys, "--comfyui-url", one.url, "--comfyui-url", two.url, "--comfyui-url", by_name, "--json")
     shared = {s["url"]: s["shares_device_with"] for s in json.loads(out)["servers"]}
-    assert shared == {one.url: [two.url], two.url: [one.url], other_host: []}
+    assert shared == {one.url: [two.url, by_name], two.url: [one.url, by_name], by_name: [one.url, two.url]}
     _, text, _ = doctor(capsys, "--comfyui-url", one.url, "--comfyui-url", two.url)
     assert f"shares its device with {two.url}" in text
+
+
+def test_servers_on_other_hosts_do_not_share_a_device():
+    gpu = [DeviceReport(name="cuda:0 NVIDIA H200", type="cuda", vram_total=150_000_000_000)]
+    servers = [ServerReport(url=url, reachable=True, devices=gpu)
+               for url in ("http://10.0.0.5:8188", "http://10.0.0.5:8189", "http://10.0.0.6:8188")]
+    mark_shared_devices(servers)
+    assert [s.shares_device_with for s in servers] == [["http://10.0.0.5:8189"], ["http://10.0.0.5:8188"], []]

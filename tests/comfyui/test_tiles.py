@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from artfarm.cli.main import main
 from artfarm.comfyui.insert.tiles import Polish, model_scale, sampled_pixel_steps, tile_grid
 from artfarm.comfyui.prepare import prepare_job
 from artfarm.comfyui.templates import load_template
 from artfarm.errors import BadInputError
-from tests.bookbuilder import png_bytes
+from tests.bookbuilder import default_book, png_bytes
 
 BASE = {"checkpoint": "tiny-sd15-taesd.safetensors", "upscale_model": "tiny-esrgan-x2.safetensors", "seed": 5,
         "steps": 3, "denoise": 0.25}
@@ -83,3 +84,22 @@ def test_tiles_at_native_size_put_less_attention_work_through_the_sampler():
     tiled = sampled_pixel_steps(Polish(polish="tiled"), family="sdxl", size=(2640, 2640), steps=15)
     assert tiled["pieces"] == 9 and tiled["pixel_steps"] > whole["pixel_steps"]  # overlaps are sampled twice
     assert tiled["attention_steps"] < whole["attention_steps"] / 3
+
+
+def test_validate_rejects_an_overlap_above_half_the_tile(make_book, capsys):
+    book = default_book()
+    book["render"] = {"upscale": {"tile": 256, "overlap": 1024}}
+    code = main(["validate", str(make_book(book=book)), "--json"])
+    findings = [f for f in json.loads(capsys.readouterr().out)["findings"] if f["file"] == "book.yaml"]
+    assert code == 2
+    assert any("render.upscale" in f["path"] and "at most 128" in f["message"] for f in findings), findings
+
+
+@pytest.mark.parametrize("tile, overlap, size", [(768, 1024, (2640, 2640)),   # the native tile, an overlap above half of it
+                                                 (256, 128, (5280, 5280))])   # legal settings, but 1600 tiles
+def test_the_tile_builder_refuses_a_grid_of_thousands(tile, overlap, size):
+    with pytest.raises(BadInputError) as info:
+        tile_grid(*size, tile, overlap)
+    assert "book.yaml render.upscale" in str(info.value)
+    with pytest.raises(BadInputError):
+        sampled_pixel_steps(Polish(tile=tile if tile != 768 else None, overlap=overlap), family="sd15", size=size, steps=2)

@@ -28,6 +28,8 @@ from artfarm.models.book import UpscalePolish
 
 POLISH_PARAMS = ("polish", "tile", "overlap")
 NATIVE_TILE = {"sd15": 768, "sdxl": 1024}   # ~0.6 MP and ~1 MP: what each family was trained at
+MAX_TILES = 256   # 16 x 16; the default tiles need 16 for a 2640-pixel page, a spread twice that
+WHERE = "book.yaml render.upscale"
 SCALE_IN_NAME = re.compile(r"(?:^|[^0-9a-z])(?:x([1-8])(?![0-9])|([1-8])x(?![0-9a-z]))", re.I)
 
 
@@ -40,7 +42,8 @@ class Polish(UpscalePolish):
             return cls.model_validate({k: params[k] for k in POLISH_PARAMS if params.get(k) is not None})
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise BadInputError(f"render parameter {'.'.join(map(str, first['loc']))}: {first['msg']}",
+            name = ".".join(map(str, first["loc"])) or "upscale"
+            raise BadInputError(f"render parameter {name}: {first['msg']}",
                                 where="render request", fix="see render.upscale in book.yaml (README: Print upscale)") from exc
 
     def tile_side(self, family: str) -> int:
@@ -62,9 +65,17 @@ class Tile:
 
 def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[Tile]:
     """Tiles of at most ``tile`` pixels (multiples of 8, as the VAE needs) covering every pixel,
-    spread evenly so neighbours share at least ``overlap`` pixels."""
+    spread evenly so neighbours share at least ``overlap`` pixels. An overlap above half the tile,
+    or more than ``MAX_TILES`` tiles, is bad input: thousands of samplers in one graph."""
+    if overlap > tile // 2:
+        raise BadInputError(f"the polish overlap ({overlap} px) is more than half the tile ({tile} px)", where=WHERE,
+                            fix=f"set render.upscale.overlap to at most {tile // 2}, or a larger render.upscale.tile")
     xs, tw = _axis(width, tile, overlap)
     ys, th = _axis(height, tile, overlap)
+    if len(xs) * len(ys) > MAX_TILES:
+        raise BadInputError(f"a {width}x{height} polish in {tile} px tiles overlapping by {overlap} px needs "
+                            f"{len(xs) * len(ys)} tiles (at most {MAX_TILES})", where=WHERE,
+                            fix="raise render.upscale.tile or lower render.upscale.overlap, or use polish: whole or none")
     return [Tile(x=x, y=y, width=tw, height=th, left=(xs[i - 1] + tw - x) if i else 0,
                  top=(ys[j - 1] + th - y) if j else 0)
             for j, y in enumerate(ys) for i, x in enumerate(xs)]
