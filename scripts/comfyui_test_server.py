@@ -241,7 +241,8 @@ def start_server(inst: Installation, run_dir: Path, port: int | None = None,
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     model_paths = run_dir / "extra_model_paths.yaml"
     model_paths.write_text(f"artfarm_tests:\n    base_path: {inst.models}\n"
-                           "    checkpoints: checkpoints\n    upscale_models: upscale_models\n")
+                           "    checkpoints: checkpoints\n    upscale_models: upscale_models\n"
+                           "    loras: loras\n    controlnet: controlnet\n")
     log_path = run_dir / "comfyui.log"
     cmd = [str(inst.python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
            "--output-directory", str(run_dir / "out"), "--input-directory", str(run_dir / "in"),
