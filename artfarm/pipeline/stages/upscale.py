@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from artfarm.pipeline.context import PageContext
+from artfarm.pipeline.identity import identity_params
 from artfarm.pipeline.stage import RenderStage
 
 DEFAULT_UPSCALE_DENOISE = 0.2
@@ -21,5 +22,6 @@ class UpscaleStage(RenderStage):
         params.update(seed=self.locked_seed(ctx), denoise=over.denoise if over.denoise is not None else DEFAULT_UPSCALE_DENOISE,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint,
                       upscale_model=models.upscale_model, image=ctx.input_image(self.name))
+        params.update(identity_params(ctx, self.name))
         return params
 
