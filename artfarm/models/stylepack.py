@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from artfarm.models.base import HexColour, Identifier, NonBlankStr, StrictModel
+from artfarm.models.base import HexColour, Identifier, StrictModel
 from artfarm.models.lora import Lora
 
 
