@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from artfarm.comfyui.doctor import ServerReport, render_servers, service_trouble
+from artfarm.comfyui.doctor import ServerReport, mark_shared_devices, render_servers, service_trouble
 from artfarm.ollama.health import OllamaCheck
 
 
@@ -21,6 +21,7 @@ class DoctorReport(BaseModel):
     def of(cls, book: str | None, servers: list[ServerReport], vision_reviewer: OllamaCheck | None,
            warnings: list[str] | None = None) -> DoctorReport:
         ok = all(s.ok for s in servers) and (vision_reviewer is None or vision_reviewer.ok)
+        mark_shared_devices(servers)
         return cls(ok=ok, book=book, servers=servers, vision_reviewer=vision_reviewer, warnings=warnings or [])
 
     @property

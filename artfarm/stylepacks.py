@@ -8,7 +8,6 @@ from pathlib import Path
 
 from artfarm.book.files import load_model
 from artfarm.findings import Finding
-from artfarm.fsio import sha256_bytes
 from artfarm.models.stylepack import StylePack
 from artfarm.resources import builtin_dir
 
@@ -19,7 +18,6 @@ STYLE_PACKS_ENV = "ARTFARM_STYLE_PACKS"
 class LoadedStylePack:
     pack: StylePack
     folder: Path
-    content_sha256: str
 
     @property
     def name(self) -> str:
@@ -63,12 +61,4 @@ def load(name: str, book_dir: Path | None = None) -> tuple[LoadedStylePack | Non
         return None, [Finding(file=str(pack_file), path="$.name",
                               message=f"pack name '{pack.name}' does not match its folder '{name}'",
                               fix=f"set name: {name} or rename the folder")]
-    return LoadedStylePack(pack=pack, folder=folder, content_sha256=_folder_sha256(folder)), []
-
-
-def _folder_sha256(folder: Path) -> str:
-    """Every file of a pack shapes the art, so the cache key hashes them all."""
-    parts = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        parts.append(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-    return sha256_bytes(b"\0\0".join(parts))
+    return LoadedStylePack(pack=pack, folder=folder), []

@@ -9,7 +9,7 @@ import yaml
 from PIL import Image
 
 from artfarm.fsio import sha256_file
-from artfarm.models.records import StageRecord
+from artfarm.models.records import RECORD_SCHEMA_VERSION, StageRecord
 from tests.pipeline_helpers import RecordingRenderer, actions, run, small_spec, write_small_book
 
 PACK = {
@@ -54,13 +54,13 @@ def test_changing_a_style_pack_redoes_the_pages_that_use_it(make_book, caplog):
     book = write_small_book(make_book, specs={1: small_spec(1), 2: small_spec(2, style_pack="testpack")},
                             files={"style_packs/testpack/pack.yaml": yaml.safe_dump(PACK)})
     run(book)
-    changed = {**PACK, "palette": {**PACK["palette"], "berry": "#B5495B"}}
+    changed = {**PACK, "positive": [*PACK.get("positive", []), "gouache texture"]}
     (book / "style_packs/testpack/pack.yaml").write_text(yaml.safe_dump(changed))
     caplog.set_level(logging.INFO, logger="artfarm.pipeline")
     summary, renderer = run(book)
     assert {page for page, _ in renderer.calls} == {2}
     assert summary.pages[0].status == "cached"
-    assert "page 2 draft: running (style pack changed" in _log(caplog)
+    assert "page 2 draft: running (style pack changed (positive)" in _log(caplog)
 
 
 def test_changing_refine_settings_redoes_refine_onward_and_keeps_drafts(make_book):
@@ -129,8 +129,8 @@ def test_stage_records_hold_what_design_md_promises(make_book):
                for d in page.iterdir() if (d / "stage.json").is_file()}
     assert set(records) == {"draft", "selected", "refine", "upscale", "final"}
     for folder, record in records.items():
-        assert record.schema_version == 1 and record.status == "done"
-        assert record.key_inputs["schema_version"] == 1
+        assert record.schema_version == RECORD_SCHEMA_VERSION and record.status == "done"
+        assert record.key_inputs["schema_version"] == RECORD_SCHEMA_VERSION
         for out in record.outputs:
             assert sha256_file(page / folder / out.file) == out.sha256
             assert len(out.phash) == 16

@@ -26,6 +26,16 @@ class OtherHeuristic(HeuristicReviewer):
         return {**super().identity(), "version": 99}
 
 
+class RefLooker(HeuristicReviewer):
+    """A reviewer that looks at one reference picture, as the vlm reviewer looks at character sheets."""
+
+    def __init__(self, rel: str):
+        self.rel = rel
+
+    def reference_paths(self, ctx):
+        return [("bear", self.rel)]
+
+
 def stage_keys(book_dir: Path, renderer=None, reviewer=None) -> dict[str, str]:
     """Keys stage by stage, as far as the records still match (the first miss ends the walk)."""
     book = load_book(book_dir)
@@ -67,8 +77,8 @@ def add_style_ref(book: Path) -> None:
     edit_spec(lambda s: s.setdefault("refs", {}).update(style=["bible/style_refs/look.png"]))(book)
 
 
-def repaint_style_ref(book: Path) -> None:
-    (book / "bible/style_refs/look.png").write_bytes(png_bytes(colour=(10, 200, 30)))
+def repaint_style_ref(book: Path, colour=(10, 200, 30)) -> None:
+    (book / "bible/style_refs/look.png").write_bytes(png_bytes(colour=colour))
 
 
 def edit_override(stage: str, **values) -> Callable[[Path], None]:
@@ -99,12 +109,16 @@ MUTATIONS = {
     "character look": ("draft", edit_yaml("bible/characters.yaml",
                                           lambda d: d["characters"][0].update(look="a bear in a blue coat"))),
     "draft checkpoint": ("draft", edit_yaml("book.yaml", lambda d: d.setdefault("models", {}).update(draft_checkpoint="sd15.safetensors"))),
-    "print size": ("draft", edit_yaml("book.yaml", lambda d: d["layout"].update(trim="1.5x2"))),
+    # the draft's size is pinned by its overrides here, so the print size first shapes refine (half print)
+    "print size": ("refine", edit_yaml("book.yaml", lambda d: d["layout"].update(trim="1.5x2"))),
     "text placement": ("review", edit_yaml("book.yaml", lambda d: d["pages"][0].update(placement="left"))),
     "refine denoise": ("refine", edit_spec(lambda s: s["overrides"].update(refine={"denoise": 0.9}))),
     "final checkpoint": ("refine", edit_yaml("book.yaml", lambda d: d.setdefault("models", {}).update(final_checkpoint="xl.safetensors"))),
     "upscale denoise": ("upscale", edit_spec(lambda s: s["overrides"].update(upscale={"denoise": 0.5}))),
     "upscale model": ("upscale", edit_yaml("book.yaml", lambda d: d.setdefault("models", {}).update(upscale_model="4x.pth"))),
+    "upscale polish": ("upscale", edit_yaml("book.yaml", lambda d: d.setdefault("render", {}).update(upscale={"polish": "none"}))),
+    "upscale tile": ("upscale", edit_yaml("book.yaml", lambda d: d.setdefault("render", {}).update(upscale={"tile": 512}))),
+    "upscale steps (book)": ("upscale", edit_yaml("book.yaml", lambda d: d.setdefault("render", {}).update(upscale={"steps": 9}))),
 }
 
 
@@ -121,24 +135,46 @@ def test_each_key_input_changes_the_key_of_the_stage_that_reads_it(make_book, na
     assert first_changed == stage, f"{name} should first change {stage}, changed {first_changed}"
 
 
-def test_style_pack_content_changes_the_draft_key(make_book):
+def _local_pack_book(make_book, edit=None) -> tuple[Path, Path]:
     pack = yaml.safe_load((Path(__file__).parent.parent / "style_packs/watercolor_whimsy_v1/pack.yaml").read_text())
     pack["name"] = "localpack"
+    if edit:
+        edit(pack)
     book = write_small_book(make_book, pages=1, specs={1: small_spec(1, style_pack="localpack")},
                             files={"style_packs/localpack/pack.yaml": yaml.safe_dump(pack)})
+    return book, book / "style_packs/localpack/pack.yaml"
+
+
+def test_style_pack_is_keyed_by_what_the_stages_read_not_its_bytes(make_book):
+    book, pack_file = _local_pack_book(make_book)
     run(book)
     before = stage_keys(book)
-    (book / "style_packs/localpack/notes.txt").write_text("any file of the pack counts")
+    (pack_file.parent / "notes.txt").write_text("a file no stage reads")
+    pack_file.write_text("# a comment\n" + pack_file.read_text().replace(": ", ":  "))
+    data = yaml.safe_load(pack_file.read_text())
+    data["description"] = "reworded"
+    pack_file.write_text(yaml.safe_dump(data))
+    assert stage_keys(book) == before  # comments, spacing, description and stray files redo nothing
+    data["palette"]["honey"] = "#000000"  # only the reviewer reads the palette
+    pack_file.write_text(yaml.safe_dump(data))
+    after = stage_keys(book)
+    assert after["draft"] == before["draft"] and after["review"] != before["review"]
+    data["positive"].append("gouache")
+    pack_file.write_text(yaml.safe_dump(data))
     assert stage_keys(book)["draft"] != before["draft"]
 
 
-def test_reference_image_content_changes_the_draft_key(make_book):
+def test_reference_pictures_are_in_the_keys_of_the_stages_that_look_at_them(make_book):
     book = write_small_book(make_book, pages=1)
     add_style_ref(book)
     run(book)
     before = stage_keys(book)
     repaint_style_ref(book)
-    assert stage_keys(book)["draft"] != before["draft"]
+    assert stage_keys(book) == before  # no graph and no heuristic check reads it
+    looking = stage_keys(book, reviewer=RefLooker("bible/style_refs/look.png"))
+    repaint_style_ref(book, colour=(200, 10, 30))
+    again = stage_keys(book, reviewer=RefLooker("bible/style_refs/look.png"))
+    assert again["draft"] == looking["draft"] and again["review"] != looking["review"]
 
 
 def test_renderer_and_reviewer_identity_are_in_the_keys(make_book):
@@ -205,8 +241,8 @@ def test_draft_and_refine_keys_of_a_fixed_book_are_pinned(make_book):
     book = make_book(book=PINNED_BOOK, characters=PINNED_CHARACTERS, specs={1: PINNED_SPEC},
                      files={"style_packs/pinnedpack/pack.yaml": PINNED_PACK_YAML})
     assert planned_keys(book) == {
-        "draft": "4bb7df61ecc3dc8063a8af5409163b07ee70f312bb3882cb7f3bc24ee4bbc665",
-        "refine": "aa5a52a3748593f6c2307c9dfb2686e81e222ee7db77e6602061adb4d343032e",
+        "draft": "38ab05a96370bb1798bb3548d0254d82f0c80f55e5bb56777dfd766c30cadb8b",
+        "refine": "e4b7ac2ca7b06333f2a82d72aabc1a2e26a7292b87dec8f6028132f7fdece47b",
     }
 
 

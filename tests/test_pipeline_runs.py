@@ -125,7 +125,7 @@ def test_status_shows_done_stale_missing_and_failed(make_book):
     assert rows[2]["upscale"] == "failed" and rows[2]["refine"] == "done"
     assert set(rows[3].values()) == {"missing", "not-needed"} and rows[3]["loop"] == "not-needed"
     reasons = {r.page: r.reason for r in status.pages}
-    assert reasons[1]["refine"] == "renderspec changed"
+    assert reasons[1]["refine"] == "renderspec changed (overrides)"
 
 
 def test_the_next_pages_draft_is_queued_while_a_page_is_reviewed(make_book):

@@ -178,7 +178,7 @@ def test_repulling_the_model_under_the_same_tag_redoes_the_review(make_book, boo
     ollama.models[0]["digest"] = "f" * 64  # `ollama pull` brought a new build of the same tag
     _, out, _ = cli(capsys, "status", "testbook", *vlm, "--json")
     row = BookStatus.model_validate_json(out).pages[0]
-    assert row.stages["review"] == "stale" and row.reason["review"] == "reviewer changed"
+    assert row.stages["review"] == "stale" and row.reason["review"] == "reviewer changed (digest)"
     code, out, _ = cli(capsys, "render-book", "testbook", *vlm, "--json")
     stages = {o.stage: o for o in RunSummary.model_validate_json(out).pages[0].stages}
     assert code == 0 and stages["draft"].action == "cached" and stages["review"].action == "ran"
@@ -329,7 +329,7 @@ def test_loop_keeps_the_best_not_the_last_and_upscale_gets_it(make_book, books_d
                     "--iterations-per-loop", "5", "--json")
     row = BookStatus.model_validate_json(out).pages[0]
     assert row.stages["inpaint"] == "not-needed" and row.stages["refine"] == "done" and row.stages["loop"] == "stale"
-    assert row.reason["loop"] == "loop limits changed"
+    assert row.reason["loop"] == "loop limits changed (iterations_per_loop)"
 
 
 def test_loop_iterates_from_the_inpainted_image_at_the_refine_denoise(make_book, books_dir, capsys, ollama):

@@ -27,12 +27,12 @@ def test_same_input_same_prompt():
     assert compile_prompt(spec(), BIBLE, PACK) == compile_prompt(spec(), BIBLE, PACK)
 
 
-def test_order_style_then_scene_then_characters_then_camera():
+def test_order_subject_first_then_camera_then_style():
     p = compile_prompt(spec(), BIBLE, PACK).positive_terms
-    assert p[: len(PACK.positive)] == PACK.positive
-    scene_at = p.index(spec().scene)
-    bear_at = p.index("Bruno, a big brown bear with a red scarf, sitting, calm")
-    assert scene_at < bear_at < p.index("wide shot")
+    assert p[0] == spec().scene
+    assert p[1] == "Bruno, a big brown bear with a red scarf, sitting, calm"
+    assert p.index("wide shot") < p.index("children's picture book illustration")
+    assert p[-len(PACK.positive):] == PACK.positive
 
 
 def test_no_duplicate_terms():
@@ -107,7 +107,7 @@ def test_prompt_command_prints_both_prompts(capsys):
     books = str(builtin_dir("books"))
     assert main(["prompt", "gingerbear_01", "3", "--books", books]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("positive: watercolor illustration") and "\nnegative: " in out
+    assert out.startswith("positive (") and "CLIP tokens): a tiny gingerbread boy tumbles" in out and "\nnegative (" in out
     assert main(["prompt", "gingerbear_01", "3", "--books", books, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert "tiny gingerbread boy tumbles" in data["positive"]

@@ -255,7 +255,7 @@ def test_a_key_given_twice_in_json_is_an_error(make_book, capsys):
 def test_a_count_constraint_that_disagrees_with_the_cast_is_a_warning(make_book, capsys):
     spec = default_spec(1, characters=[{"id": "bear"}, {"id": "ginger"}], constraints=["exactly one character"])
     code, report = findings_of(capsys, make_book(specs={1: spec, 2: default_spec(2)}))
-    [f] = report["findings"]
+    [f] = [f for f in report["findings"] if "CLIP tokens" not in f["message"]]  # two characters run past 75 tokens
     assert f["severity"] == "warning" and f["path"] == "$.constraints[0]" and "lists 2" in f["message"]
     assert code == 0
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Mapping
 
 from artfarm.book.files import load_model, read_data, validate_data
 from artfarm.book.paths import book_id_of, page_dir, page_dir_name, resolve_inside
@@ -21,10 +21,11 @@ from artfarm.models.book import Book, PageEntry
 from artfarm.models.characters import CharacterBible
 from artfarm.models.palette import Palette
 from artfarm.models.renderspec import RenderSpec
-from artfarm.prompts.compile import constraint_count, constraint_terms
+from artfarm.prompts.compile import chunk_warnings, compile_prompt, constraint_count, constraint_terms
 from artfarm.stylepacks import LoadedStylePack
 
 PAGE_FOLDER = re.compile(r"^\d{4}$")
+_ON_DISK = object()  # _check_spec reads the page's file
 
 
 @dataclass
@@ -78,8 +79,12 @@ class LoadedBook:
         return resolve_inside(self.root, relative, what=what)
 
 
-def inspect_book(book_dir: Path) -> tuple[LoadedBook | None, list[Finding]]:
-    """Everything wrong with a book, and the book itself when book.yaml is readable."""
+def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -> tuple[LoadedBook | None, list[Finding]]:
+    """Everything wrong with a book, and the book itself when book.yaml is readable.
+
+    ``proposed`` maps a page to RenderSpec data checked as if its file held it (nothing is
+    written), so a spec can be validated against the whole book before it is saved."""
+    proposed = proposed or {}
     root = Path(book_dir).resolve()
     book_id = book_id_of(root)
     findings: list[Finding] = []
@@ -129,15 +134,18 @@ def inspect_book(book_dir: Path) -> tuple[LoadedBook | None, list[Finding]]:
     page_findings: dict[int, list[Finding]] = {}
     pages_root = root / "pages"
     folders = sorted(p for p in pages_root.iterdir() if p.is_dir()) if pages_root.is_dir() else []
+    folders = sorted({*folders, *(pages_root / page_dir_name(n) for n in proposed)})
     for folder in folders:
         if not PAGE_FOLDER.match(folder.name):
             findings.append(Finding(file=f"pages/{folder.name}", message="page folder name is not four digits",
                                     fix="rename it to the page number in four digits, e.g. pages/0007 for page 7"))
             continue
         number = int(folder.name)
-        spec, problems = _check_spec(root, book_id, number, characters, book, pack)
+        spec, problems = _check_spec(root, book_id, number, characters, book, pack, proposed.get(number, _ON_DISK))
         if spec is not None and not any(f.severity == "error" for f in problems):
             specs[number] = spec
+            if spec.style_pack in packs:
+                problems = problems + _check_prompt_length(number, spec, characters, packs[spec.style_pack])
         if problems:
             page_findings[number] = problems
 
@@ -175,6 +183,14 @@ def load_book(book_dir: Path) -> LoadedBook:
     return loaded
 
 
+def _check_prompt_length(number: int, spec: RenderSpec, bible: CharacterBible, pack: LoadedStylePack) -> list[Finding]:
+    compiled = compile_prompt(spec, bible, pack.pack)
+    return [Finding(severity="warning", file=f"pages/{page_dir_name(number)}/renderspec.json", message=line,
+                    fix="shorten the scene, the characters' look (bible/characters.yaml) or the style pack's terms; "
+                        "`artfarm prompt` shows the counts")
+            for line in chunk_warnings(compiled)]
+
+
 def _check_characters(root: Path, bible: CharacterBible) -> list[Finding]:
     out = []
     seen: set[str] = set()
@@ -208,18 +224,19 @@ def _check_page_list(book: Book) -> list[Finding]:
 
 
 def _check_spec(root: Path, book_id: str, number: int, bible: CharacterBible, book: Book | None,
-                pack) -> tuple[RenderSpec | None, list[Finding]]:
+                pack, raw: Any = _ON_DISK) -> tuple[RenderSpec | None, list[Finding]]:
     rel = f"pages/{page_dir_name(number)}/renderspec.json"
-    path = root / rel
-    if not path.is_file():
-        if book is not None and number in book.spread_continuations():
-            return None, []
-        return None, [Finding(file=rel, message="RenderSpec file is missing",
-                              fix=f"write {rel}, or delete the empty folder pages/{page_dir_name(number)}")]
-    try:
-        raw = read_data(path, display=rel)
-    except ParseError as exc:
-        return None, [Finding(file=rel, message=exc.what, fix=exc.fix)]
+    if raw is _ON_DISK:
+        path = root / rel
+        if not path.is_file():
+            if book is not None and number in book.spread_continuations():
+                return None, []
+            return None, [Finding(file=rel, message="RenderSpec file is missing",
+                                  fix=f"write {rel}, or delete the empty folder pages/{page_dir_name(number)}")]
+        try:
+            raw = read_data(path, display=rel)
+        except ParseError as exc:
+            return None, [Finding(file=rel, message=exc.what, fix=exc.fix)]
     spec, problems = validate_data(raw, RenderSpec, display=rel)
     view = spec if spec is not None else _lenient_view(raw)
     if view is None:

@@ -30,6 +30,7 @@ COMMANDS = [
     "review",
     "doctor",
     "graph",
+    "mcp",
 ]
 
 

@@ -52,16 +52,20 @@ def add_run_flags(parser: argparse.ArgumentParser) -> None:
     add_backend_flags(parser)
     add_review_flags(parser)
     parser.add_argument("--jobs", type=_whole_number(1), default=None, metavar="N",
-                        help="pages worked on at once (default: renderer slots + 1, so the renderer never waits)")
+                        help="pages worked on at once (default: 2 per ComfyUI server + 1, so no server waits)")
     parser.add_argument("--keep-going", action="store_true",
                         help="finish the other pages when one fails (its later stages are skipped)")
 
 
-def settings_from_args(args: argparse.Namespace, book: LoadedBook) -> Settings:
+def flags_from_args(args: argparse.Namespace) -> dict:
+    """The settings given as flags (None where not given), for ``resolve_settings``."""
     names = ("renderer", "reviewer", "comfyui_urls", "ollama_url", "jobs", "review_fallback", "iterations_per_loop",
              "max_loops")
-    flags = {name: getattr(args, name, None) for name in names}
-    return resolve_settings(book.book, flags)
+    return {name: getattr(args, name, None) for name in names}
+
+
+def settings_from_args(args: argparse.Namespace, book: LoadedBook) -> Settings:
+    return resolve_settings(book.book, flags_from_args(args))
 
 
 def render_and_report(args: argparse.Namespace, options: RunOptions) -> int:

@@ -40,6 +40,7 @@ logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per reques
 
 OOM_PATTERN = re.compile(r"out of memory|OutOfMemory|Allocation on device|not enough memory|can't allocate memory", re.I)
 UPLOAD_SUBFOLDER = "artfarm"
+SAVE_NODES = ("SaveImage", "PreviewImage")  # PreviewImage: temp folder, PNG compress level 1 (the cheapest lossless)
 
 
 def image_upload_name(data: bytes, suffix: str = ".png") -> str:
@@ -385,7 +386,7 @@ class ComfyClient:
             images, data = self._fetch_outputs(entry, output_node, follower.prompt_id)
         except OutputMissing as exc:
             cached = set(follower.cached) | set(entry.cached_nodes())
-            if not set(graph) <= cached or "filename_prefix" not in graph.get(output_node, {}).get("inputs", {}):
+            if not set(graph) <= cached or graph.get(output_node, {}).get("class_type") not in SAVE_NODES:
                 raise
             graph = with_fresh_prefix(graph, output_node)
             attempts.append({"attempt": 1, "error": "output_missing", "prompt_id": follower.prompt_id,
@@ -429,10 +430,13 @@ class ComfyClient:
 
 
 def with_fresh_prefix(graph: dict[str, Any], output_node: str) -> dict[str, Any]:
-    """A copy of ``graph`` whose output node saves under a prefix the server has not used."""
+    """A copy of ``graph`` whose output node saves under a prefix the server has not used (a
+    PreviewImage, which has no prefix, becomes a SaveImage for it)."""
     graph = copy.deepcopy(graph)
-    inputs = graph[output_node]["inputs"]
-    inputs["filename_prefix"] = f"{inputs['filename_prefix']}-{uuid.uuid4().hex[:8]}"
+    node = graph[output_node]
+    prefix = node["inputs"].get("filename_prefix", "artfarm/resubmitted")
+    graph[output_node] = {**node, "class_type": "SaveImage",
+                          "inputs": {**node["inputs"], "filename_prefix": f"{prefix}-{uuid.uuid4().hex[:8]}"}}
     return graph
 
 

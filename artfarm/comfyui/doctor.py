@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,6 +66,8 @@ class ServerReport(_Report):
     devices: list[DeviceReport] = Field(default_factory=list)
     templates: list[TemplateCheck] = Field(default_factory=list)
     pins: list[PinCheck] = Field(default_factory=list)
+    shares_device_with: list[str] = Field(default_factory=list,
+                                          description="Other URLs on the same host reporting the same device name and memory.")
     model_files: list[ModelFileCheck] = Field(default_factory=list, description="LoRA and ControlNet files the book's pages load.")
 
 
@@ -135,6 +138,19 @@ def _family_of_name(name: str) -> str | None:
     return None
 
 
+def mark_shared_devices(servers: list[ServerReport]) -> None:
+    """Servers on one host whose first device has the same name and total memory share a GPU
+    (README: two servers per GPU); each lists the others."""
+    def device_key(s: ServerReport) -> tuple[str, str, int | None] | None:
+        if not s.devices:
+            return None
+        return (urlsplit(s.url).hostname or "", s.devices[0].name, s.devices[0].vram_total)
+
+    for server in servers:
+        key = device_key(server)
+        server.shares_device_with = [o.url for o in servers if o is not server and key is not None and device_key(o) == key]
+
+
 def service_trouble(server: ServerReport) -> bool:
     """The server, not the book, is at fault: unreachable, a template it rejects, a pinned model it lacks."""
     return (not server.reachable or any(not t.ok for t in server.templates)
@@ -150,6 +166,8 @@ def render_servers(servers: list[ServerReport]) -> list[str]:
         lines.append(f"ComfyUI {s.url}: reachable, version {s.comfyui_version}, python {s.python_version}, "
                      f"torch {s.pytorch_version}, RAM {_gib(s.ram_free)} free of {_gib(s.ram_total)}")
         lines += [f"  device {d.name} ({d.type}): {_gib(d.vram_free)} free of {_gib(d.vram_total)}" for d in s.devices]
+        if s.shares_device_with:
+            lines.append(f"  shares its device with {', '.join(s.shares_device_with)} (two servers on one GPU: see README)")
         for t in s.templates:
             lines.append(f"  template {t.template}: " + ("ok" if t.ok else f"{len(t.problems)} problem(s)"))
             lines += [f"    - {p.render()}" for p in t.problems]

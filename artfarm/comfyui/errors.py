@@ -6,6 +6,8 @@
     ├── ComfyUIProtocolError    the server answered something that is not ComfyUI's protocol
     │   └── OutputMissing       /view has no file for an output the history names (404)
     └── WorkflowRejected        POST /prompt said 400, or artfarm's own check against /object_info failed
+    BadInputError (exit 2)
+    └── MissingModelFile        a LoRA or ControlNet the book names is not in the server's lists
     RunError (exit 1)
     ├── ExecutionFailed         a node raised while running (node id, type, exception)
     │   └── OutOfMemory         ... and the exception is the device running out of memory
@@ -19,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from artfarm import errors
-from artfarm.errors import RunError, ServiceError
+from artfarm.errors import BadInputError, RunError, ServiceError
 
 
 class NodeProblem(BaseModel):
@@ -96,3 +98,7 @@ class OutOfMemory(ExecutionFailed):
 
 class Interrupted(errors.Interrupted):
     """ComfyUI stopped the run (our /interrupt, or another client's)."""
+
+
+class MissingModelFile(BadInputError):
+    """The book names a model file (LoRA, ControlNet) the server does not list: the page fails with exit 2."""

@@ -132,6 +132,19 @@ class Graph:
             self._nodes[consumer.node]["inputs"][consumer.input] = new.to_api()
         return moved
 
+    def keep_reachable(self, roots: Iterable[str]) -> None:
+        """Remove every node none of ``roots`` reads, directly or through others (work a
+        rewiring left without a consumer, which ComfyUI would not run anyway)."""
+        keep: set[str] = set()
+        stack = list(roots)
+        while stack:
+            node_id = stack.pop()
+            if node_id in keep:
+                continue
+            keep.add(node_id)
+            stack += [link.node for link in map(Output.parse, self._require(node_id)["inputs"].values()) if link]
+        self._nodes = {k: v for k, v in self._nodes.items() if k in keep}
+
     def _require(self, node_id: str) -> dict[str, Any]:
         try:
             return self._nodes[node_id]

@@ -22,6 +22,7 @@ from artfarm.comfyui.graph import Graph
 from artfarm.comfyui.insert.controlnet import insert_controlnet
 from artfarm.comfyui.insert.loras import insert_loras
 from artfarm.comfyui.insert.sdxl import insert_sdxl_conditioning
+from artfarm.comfyui.insert.tiles import POLISH_PARAMS, Polish, apply_polish, model_scale
 from artfarm.comfyui.templates import Template
 from artfarm.errors import BadInputError
 from artfarm.fsio import sha256_bytes
@@ -63,17 +64,31 @@ class PreparedJob:
     models: list[str]
     placeholders: list[str] = field(default_factory=list)
     where: str = ""
+    polish: Polish | None = None
+    input_size: tuple[int, int] | None = None
 
     def build(self, values: dict[str, Any]) -> dict[str, Any]:
         """The same job with other template values (out-of-memory recovery halves the batch)."""
-        return build_graph(self.template, values, self.model, where=self.where)
+        return build_graph(self.template, values, self.model, where=self.where, polish=self.polish,
+                           input_size=self.input_size)
 
 
-def build_graph(template: Template, values: dict[str, Any], model: ModelParams, *, where: str) -> dict[str, Any]:
-    """The template with ``values`` set, then the insertions ``model`` asks for. Pure."""
+def build_graph(template: Template, values: dict[str, Any], model: ModelParams, *, where: str,
+                polish: Polish | None = None, input_size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The template with ``values`` set, then the insertions ``model`` asks for, then (upscale) the polish. Pure."""
     graph = Graph.from_api(template.instantiate(values))
-    if model.family == "sd15" and not model.loras and model.control is None:
-        return graph.to_api()
+    if model.family != "sd15" or model.loras or model.control is not None:
+        _insert_models(graph, template, values, model, where=where)
+    if polish is not None and template.decl.anchors is not None:
+        size = (int(values["width"]), int(values["height"]))
+        scale = model_scale(str(values.get("upscale_model") or ""))
+        exact = input_size is not None and scale is not None and (input_size[0] * scale, input_size[1] * scale) == size
+        apply_polish(graph, template.decl.anchors, template.decl.output_node, polish, family=model.family, size=size,
+                     exact_from_model=exact)
+    return graph.to_api()
+
+
+def _insert_models(graph: Graph, template: Template, values: dict[str, Any], model: ModelParams, *, where: str) -> None:
     anchors = template.decl.anchors
     if anchors is None:
         raise BadInputError(f"template {template.name} declares no anchors, so LoRAs, ControlNet and SDXL cannot be "
@@ -84,7 +99,6 @@ def build_graph(template: Template, values: dict[str, Any], model: ModelParams, 
     insert_loras(graph, anchors, model.loras)
     if model.control is not None:
         insert_controlnet(graph, anchors, model.control, where=where)
-    return graph.to_api()
 
 
 def prepare_job(template: Template, params: dict[str, Any], *, where: str, missing_ok: bool = False,
@@ -92,17 +106,20 @@ def prepare_job(template: Template, params: dict[str, Any], *, where: str, missi
     """The job for ``params`` (names as in artfarm/render/base.py). With ``missing_ok`` an input file that
     does not exist yet gets a marked placeholder name (listed in ``placeholders``) instead of an error."""
     model = ModelParams.from_params(params)
-    values = {k: v for k, v in params.items() if k not in MODEL_PARAMS}
+    values = {k: v for k, v in params.items() if k not in MODEL_PARAMS + POLISH_PARAMS}
+    polish = Polish.from_params(params) if template.decl.stage == "upscale" else None
     uploads, placeholders = _plan_uploads(template, values, missing_ok)
+    image = next((u for u in uploads if u.param == "image" and not u.missing), None)
+    input_size = _image_size(image.data, image.source) if polish is not None and image is not None else None
     placeholders = [*(notes or []), *placeholders]
     for upload in uploads:
         values[upload.param] = upload.server_name
         if upload.kind == "mask" and upload.onto:
             values[upload.onto] = upload.server_name
-    graph = build_graph(template, values, model, where=where)
+    graph = build_graph(template, values, model, where=where, polish=polish, input_size=input_size)
     models = [str(values[k]) for k in ("checkpoint", "upscale_model") if values.get(k)] + model.files()
     return PreparedJob(template=template, values=values, model=model, graph=graph, uploads=uploads, models=models,
-                       placeholders=placeholders, where=where)
+                       placeholders=placeholders, where=where, polish=polish, input_size=input_size)
 
 
 def _plan_uploads(template: Template, values: dict[str, Any], missing_ok: bool) -> tuple[list[PlannedUpload], list[str]]:

@@ -68,7 +68,8 @@ class TemplateDecl(StrictModel):
     stage: Literal["draft", "refine", "inpaint", "upscale"]
     description: str
     parameters: dict[str, ParamDecl]
-    output_node: str = Field(description="The SaveImage node whose images are the result.")
+    output_node: str = Field(description="The PreviewImage (or SaveImage) node whose images are the result: a "
+                                         "PreviewImage writes ComfyUI's temp folder with the fastest lossless PNG.")
     decode_node: str | None = Field(None, description="A VAEDecode that out-of-memory recovery may switch to VAEDecodeTiled.")
     anchors: Anchors | None = Field(None, description="Insertion points for LoRAs, ControlNet and SDXL conditioning.")
 

@@ -87,6 +87,22 @@ class ReviewSettings(StrictModel):
     fallback: Literal["heuristic"] | None = None
 
 
+class UpscalePolish(StrictModel):
+    """How the print upscale polishes the model-upscaled image (README: Print upscale)."""
+
+    polish: Literal["tiled", "whole", "none"] = Field(
+        "tiled", description="tiled: low-denoise sampling in overlapping tiles at the model's native size; whole: the "
+                             "image in one piece; none: the upscale model alone (fastest).")
+    tile: int | None = Field(None, ge=256, le=4096, multiple_of=8,
+                             description="Tile side in pixels; default the model's native size (SD1.5 768, SDXL 1024).")
+    overlap: int | None = Field(None, ge=16, le=1024, description="Pixels neighbouring tiles share and blend; default tile / 8.")
+
+
+class UpscaleSettings(UpscalePolish):
+    steps: int | None = Field(None, ge=1, le=150, description="Polish steps; default half the style pack's final steps.")
+    denoise: float | None = Field(None, ge=0, le=1, description="How much the polish repaints; default 0.2.")
+
+
 class RenderDefaults(StrictModel):
     renderer: Literal["proof", "comfyui"] = "proof"
     reviewer: Literal["heuristic", "vlm", "agent"] = "heuristic"
@@ -97,6 +113,7 @@ class RenderDefaults(StrictModel):
     draft_count: int = Field(8, ge=1, le=16)
     control: ControlSettings | None = Field(None, description="ControlNet guidance; needs models.controlnet.")
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    upscale: UpscaleSettings = Field(default_factory=UpscaleSettings)
 
 
 class PageEntry(StrictModel):

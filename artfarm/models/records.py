@@ -13,7 +13,7 @@ from pydantic import Field
 
 from artfarm.models.base import StrictModel
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2  # 2: keys hold only what a graph or reviewer reads (refs, pack parts, no print size)
 
 StageName = Literal["draft", "review", "refine", "inpaint", "loop", "upscale", "final"]
 STAGE_NAMES: tuple[str, ...] = get_args(StageName)  # in pipeline order; artfarm.pipeline.stages.STAGES follows it

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from artfarm.book.loader import LoadedBook
 from artfarm.errors import RunError, WriteError
@@ -50,7 +50,7 @@ class PageContext:
     done: dict[str, StageRecord] = field(default_factory=dict)
     review: ReviewRecord | None = None
     settings: Settings = field(default_factory=Settings)
-    _ref_hashes: dict[str, str | None] | None = field(default=None, repr=False)
+    _file_hashes: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @property
     def page_dir(self) -> Path:
@@ -75,19 +75,28 @@ class PageContext:
                     return out.sha256
         return sha256_file(path) if Path(path).is_file() else None
 
-    def ref_hashes(self) -> dict[str, str | None]:
-        """Reference images shape the art through their content, not their names. Every render stage's
-        key holds them, so they are read once per page, not once per stage."""
-        if self._ref_hashes is None:
-            paths = [*self.spec.refs.style, *(p for refs in self.spec.refs.characters.values() for p in refs)]
-            people = self.book.characters.by_id()
-            paths += [p for cast in self.spec.characters if cast.id in people for p in people[cast.id].refs]
-            out: dict[str, str | None] = {}
-            for rel in sorted(set(paths)):
+    def file_hashes(self, rels: Iterable[str]) -> dict[str, str | None]:
+        """SHA-256 of book files (reference pictures) by book-relative path, None when missing. A picture
+        shapes what reads it through its content, not its name; each file is read once per page."""
+        out: dict[str, str | None] = {}
+        for rel in sorted(set(rels)):
+            if rel not in self._file_hashes:
                 path = self.book.resolve(rel, what="reference")
-                out[rel] = sha256_file(path) if path.is_file() else None
-            self._ref_hashes = out
-        return dict(self._ref_hashes)
+                self._file_hashes[rel] = sha256_file(path) if path.is_file() else None
+            out[rel] = self._file_hashes[rel]
+        return out
+
+    def reviewer_refs(self, reviewer: Reviewer) -> dict[str, str | None]:
+        """The reference pictures ``reviewer`` looks at (the vlm reviewer shows characters' sheets), for the
+        keys of the stages it judges; {} for reviewers that read none."""
+        return self.file_hashes(rel for _, rel in reviewer.reference_paths(self.review_context()))
+
+    def pack_inputs(self, *fields: str) -> dict[str, Any]:
+        """The parts of the style pack a stage reads, parsed: a comment or whitespace edit in pack.yaml
+        redoes nothing, and neither does a change to a part the stage ignores. Its ``version`` is a person's
+        way to say "render again with this pack", so every stage that reads the pack holds it."""
+        data = self.pack.pack.model_dump(mode="json")
+        return {"name": data["name"], "version": data["version"], **{f: data[f] for f in fields}}
 
     def input_image(self, before: str) -> Path:
         """The newest picture made by a stage before ``before`` (inpaint's if it ran, else refine's...)."""
@@ -109,7 +118,8 @@ class PageContext:
                              text_placement=self.text_placement(), page_dir=self.page_dir)
 
     def spec_fields(self, overrides: str | None) -> dict[str, Any]:
-        data = self.spec.model_dump(mode="json", exclude={"schema_ref", "overrides"})
+        # refs: no graph reads reference pictures yet; a reviewer that does puts their hashes in its keys
+        data = self.spec.model_dump(mode="json", exclude={"schema_ref", "overrides", "refs"})
         if overrides:
             data["overrides"] = getattr(self.spec.overrides, overrides).model_dump(mode="json")
         return data

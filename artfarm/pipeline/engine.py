@@ -2,8 +2,8 @@
 
 Pages are independent: each worker takes the next page and walks it through every stage,
 so while one page is being reviewed another page's job is already with the renderer.
-``jobs`` workers run at once (default: one per renderer slot plus one, so the renderer
-always has a job waiting). A page that fails while rendering stops the run unless
+``jobs`` workers run at once (default: for ComfyUI two per server plus one, so each server
+has a job running and the next one waiting while a page is reviewed). A page that fails while rendering stops the run unless
 ``keep_going``; a page whose inputs are bad (an invalid RenderSpec) fails alone. The failed
 page's later stages are always skipped.
 
@@ -47,13 +47,15 @@ class RunOptions:
 
 
 def default_jobs(settings: Settings | None) -> int:
-    """One worker per renderer slot, plus one so the next job is ready while another page is reviewed."""
+    """Pages in flight: for ComfyUI two per server (one job running there, the next already in its
+    queue, as artfarm/comfyui/pool.py admits them) plus one being reviewed; else one plus one."""
     if settings is None:
         return 2
     if settings.jobs:
         return settings.jobs
-    slots = len(settings.comfyui_urls) if settings.renderer == "comfyui" else 1
-    return slots + 1
+    if settings.renderer == "comfyui":
+        return 2 * len(settings.comfyui_urls) + 1
+    return 2
 
 
 class _PageFailed(Exception):

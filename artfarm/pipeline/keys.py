@@ -44,21 +44,36 @@ def key_inputs_with_version(key_inputs: dict[str, Any]) -> dict[str, Any]:
     return {**key_inputs, "schema_version": RECORD_SCHEMA_VERSION}
 
 
+def changed_inputs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The top-level key inputs whose values differ."""
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
 def why_changed(old: dict[str, Any], new: dict[str, Any]) -> str:
     """Name the inputs that differ between an old record's key inputs and the new ones.
 
     Root causes (the RenderSpec, the style pack, the template...) are named alone; what follows
-    from them (prompts, parameters, input images) only when nothing upstream explains it.
+    from them (prompts, parameters, input images) only when nothing upstream explains it. Where an
+    input is a mapping, the entries that changed are named too: "stage parameters changed (steps)".
     """
-    changed = [k for k in set(old) | set(new) if old.get(k) != new.get(k)]
+    changed = changed_inputs(old, new)
     roots = [k for k in changed if k not in DERIVED] or changed
     reasons: list[str] = []
     for name in sorted(roots, key=lambda k: (ORDER.index(k) if k in ORDER else len(ORDER), k)):
+        before, after = old.get(name), new.get(name)
         if name == "renderer":
-            before, after = old.get(name) or {}, new.get(name) or {}
-            reason = "renderer changed" if before.get("name") != after.get("name") else "workflow template changed"
+            reason = "renderer changed" if (before or {}).get("name") != (after or {}).get("name") else "workflow template changed"
         else:
-            reason = REASONS.get(name, f"{name} changed")
+            reason = REASONS.get(name, f"{name} changed") + _which(before, after)
         if reason not in reasons:
             reasons.append(reason)
     return ", ".join(reasons) or "inputs changed"
+
+
+def _which(before: Any, after: Any, most: int = 3) -> str:
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return ""
+    keys = changed_inputs(before, after)
+    if not keys:
+        return ""
+    return f" ({', '.join(keys[:most])}{', ...' if len(keys) > most else ''})"

@@ -18,7 +18,6 @@ from artfarm.models.records import ModelRecord, Prompts, StageRecord
 from artfarm.pipeline.context import PageContext, Plan, Verdict, clear_stage_dir, relative_params, render_job
 from artfarm.pipeline.keys import key_inputs_with_version, why_changed
 from artfarm.pipeline.records import describe_output, now_iso, outputs_problem, read_record, write_json_beside
-from artfarm.pipeline.sizes import print_px
 
 
 class Stage:
@@ -56,7 +55,9 @@ class Stage:
 
 
 class RenderStage(Stage):
-    """A stage that sends one job to the renderer."""
+    """A stage that sends one job to the renderer. Its key holds what the graph reads: the parameters
+    (sizes included, so no print size unless a parameter derives from it; the style pack's sampler
+    defaults through the values they set), prompts, models and input images."""
 
     def params(self, ctx: PageContext) -> dict[str, Any]:
         raise NotImplementedError
@@ -72,12 +73,10 @@ class RenderStage(Stage):
             "stage": self.name,
             "renderer": ctx.renderer.identity(self.name),
             "spec": ctx.spec_fields(self.name),
-            "refs": ctx.ref_hashes(),
-            "style_pack": ctx.pack.content_sha256,
+            "style_pack": ctx.pack_inputs("positive", "negative", "loras"),
             "prompts": {"positive": params.get("prompt", ""), "negative": params.get("negative", "")},
             "params": plain,
             "models": models,
-            "target": list(print_px(ctx.book.book, ctx.page)),
             "inputs": inputs,
         }
         return Plan(key_inputs=key_inputs, params=params)

@@ -1,7 +1,10 @@
 """RenderSpec + characters + style pack -> the positive and negative prompt a draft sends.
 
-Deterministic and ordered: style first, then what the page shows, then constraints.
-User text is data and is copied exactly (quotes, braces, ``{{SEED}}`` and all); terms are
+Deterministic and ordered subject first: the scene, then each character, then camera, light,
+place and constraints, then the style blocks (intent, the style pack's terms, LoRA trigger
+words). CLIP text encoders weigh the start of a prompt most and read it in 75-token chunks, so
+what the page is about comes first; ``past_first_chunk`` names the terms that spill into the
+next chunk (``artfarm validate`` and ``artfarm prompt`` warn about them). User text is data and is copied exactly (quotes, braces, ``{{SEED}}`` and all); terms are
 only de-duplicated, never rewritten. Typography never enters the art: every negative prompt
 carries the text terms, and a constraint that talks about text only ever adds negatives.
 """
@@ -10,13 +13,14 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from artfarm.models.characters import CharacterBible
 from artfarm.models.renderspec import RenderSpec
 from artfarm.models.stylepack import StylePack
+from artfarm.prompts.clip_tokens import CHUNK, overflow
 
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2  # 2: subject first
 
 ALWAYS_NEGATIVE = ["text", "letters", "words", "watermark", "signature", "logo", "typography", "caption"]
 NO_TEXT_NEGATIVE = ["signage", "signs", "writing", "speech bubble", "numbers", "labels"]
@@ -47,11 +51,15 @@ class CompiledPrompt(BaseModel):
     positive_terms: list[str]
     negative_terms: list[str]
     dropped_constraints: list[str] = []
+    positive_tokens: int = Field(0, description="CLIP tokens of the positive prompt (75 fit in one chunk).")
+    negative_tokens: int = 0
+    past_first_chunk: dict[str, list[str]] = Field(default_factory=dict, description="positive/negative: the terms "
+                                                   "that end past the first 75 CLIP tokens (encoded as a separate chunk).")
     prompt_version: int = PROMPT_VERSION
 
 
 def compile_prompt(spec: RenderSpec, bible: CharacterBible, pack: StylePack) -> CompiledPrompt:
-    positive: list[str] = [*pack.positive, INTENT_WORDS[spec.intent], spec.scene]
+    positive: list[str] = [spec.scene]
     negative: list[str] = [*pack.negative, *ALWAYS_NEGATIVE]
     people = bible.by_id()
     for cast in spec.characters:
@@ -74,12 +82,31 @@ def compile_prompt(spec: RenderSpec, bible: CharacterBible, pack: StylePack) -> 
         negative += neg
         if not ok:
             dropped.append(rule)
+    positive += [INTENT_WORDS[spec.intent], *pack.positive]
     for lora in pack.loras:
         positive += lora.trigger_words
 
     pos_terms, neg_terms = _dedupe(positive), _dedupe(negative)
+    pos_tokens, pos_past = overflow(pos_terms)
+    neg_tokens, neg_past = overflow(neg_terms)
+    past = {name: terms for name, terms in (("positive", pos_past), ("negative", neg_past)) if terms}
     return CompiledPrompt(positive=", ".join(pos_terms), negative=", ".join(neg_terms),
-                          positive_terms=pos_terms, negative_terms=neg_terms, dropped_constraints=dropped)
+                          positive_terms=pos_terms, negative_terms=neg_terms, dropped_constraints=dropped,
+                          positive_tokens=pos_tokens, negative_tokens=neg_tokens, past_first_chunk=past)
+
+
+def chunk_warnings(compiled: CompiledPrompt, most: int = 3) -> list[str]:
+    """One line per prompt that runs past CLIP's first 75-token chunk, naming what falls into the next."""
+    counts = {"positive": compiled.positive_tokens, "negative": compiled.negative_tokens}
+    lines = []
+    for name, terms in compiled.past_first_chunk.items():
+        named = ", ".join(repr(_short(t)) for t in terms[:most]) + (f" and {len(terms) - most} more" if len(terms) > most else "")
+        lines.append(f"the {name} prompt is {counts[name]} CLIP tokens; past the first {CHUNK} (a separate, weaker chunk): {named}")
+    return lines
+
+
+def _short(term: str, limit: int = 40) -> str:
+    return term if len(term) <= limit else term[:limit - 3].rstrip() + "..."
 
 
 def constraint_terms(rule: str) -> tuple[list[str], list[str], bool]:

@@ -8,7 +8,9 @@ declare (see workflows/*.json):
     inpaint  prompt negative seed steps cfg sampler scheduler denoise checkpoint image mask
     upscale  prompt negative seed steps cfg sampler scheduler denoise checkpoint upscale_model image
 
-``image`` and ``mask`` are paths to files on this machine (the backend uploads them).
+``image`` and ``mask`` are paths to files on this machine (the backend uploads them). The
+upscale stage also sends ``polish`` (tiled, whole, none), ``tile`` and ``overlap`` (book.yaml
+``render.upscale``); the ComfyUI backend builds the polish from them (comfyui/insert/tiles.py).
 The pipeline chooses where outputs go: the backend writes exactly ``out_dir/<stem>_NN.png``
 and never lets a server-supplied name decide a path.
 """

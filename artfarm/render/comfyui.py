@@ -6,24 +6,24 @@ later stages, ``upscale_model``) unless a request names them. Input images are u
 under content-addressed names; a mask goes through ComfyUI's own ``/upload/mask``, which
 stores the image it masks with the mask as alpha (see workflows/README.md). Jobs go to the
 least busy server; a server that cannot be reached is skipped for the next one, and that is
-recorded in the result's attempts. ``cancel()`` stops every job in flight.
+recorded in the result's attempts (artfarm/comfyui/pool.py: routing, admission, retries on
+another server). ``cancel()`` stops every job in flight.
 """
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from PIL import Image, UnidentifiedImageError
 
 from artfarm.comfyui.api import FileRef
 from artfarm.comfyui.client import Cancellation, ComfyClient, RunProgress
-from artfarm.comfyui.errors import ComfyUIProtocolError, ComfyUIUnreachable
+from artfarm.comfyui.errors import ComfyUIProtocolError, MissingModelFile
 from artfarm.comfyui.model_files import KIND_FOLDER, missing_files, server_files
+from artfarm.comfyui.pool import ServerPool
 from artfarm.comfyui.prepare import PreparedJob, prepare_job
-from artfarm.comfyui.runner import run_job
+from artfarm.comfyui.runner import JobResult, run_job
 from artfarm.comfyui.templates import Template, template_for_stage
 from artfarm.errors import BadInputError
 from artfarm.models.book import ModelPins
@@ -45,9 +45,7 @@ class ComfyUIRenderer:
                                 fix="pass --comfyui-url or set ARTFARM_COMFYUI_URL")
         self.pins = pins or ModelPins()
         self._clients = [client_factory(url) for url in urls]
-        self._busy = [0] * len(self._clients)
-        self._turn = 0
-        self._lock = threading.Lock()
+        self._pool: ServerPool[JobResult] = ServerPool(self.servers)
         self._workflows = workflows
         self._templates: dict[str, Template] = {}
         self._deadline_s = deadline_s
@@ -79,35 +77,27 @@ class ComfyUIRenderer:
         self._cancel.check(f"page {request.page} {request.stage}")
         job = self.prepare(request)
         template = job.template
-        attempts: list[dict[str, Any]] = []
-        last: ComfyUIUnreachable | None = None
-        for index in self._servers_by_load():
+
+        def on_server(index: int) -> JobResult:
             client = self._clients[index]
-            try:
-                with self._claim(index):
-                    _check_model_files(client, job)
-                    _upload(client, job)
-                    ran = run_job(client, template, job.values, out_dir=request.out_dir, stem=request.filename_stem,
-                                  progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
-                                  cancel=self._cancel, build=job.build)
-            except ComfyUIUnreachable as exc:
-                attempts.append({"attempt": len(attempts) + 1, "server": client.base_url, "error": "unreachable",
-                                 "message": exc.what, "action": "next server" if len(attempts) + 1 < len(self._clients) else "give up"})
-                last = exc
-                continue
-            seed = ran.values.get("seed", template.graph_value("seed"))
-            return RenderResult(
-                images=[RenderedImage(path=path, seed=seed, batch_index=i) for i, path in enumerate(ran.outcome.files)],
-                workflow=ran.graph, server=client.base_url, prompt_id=ran.outcome.prompt_id,
-                models=[ModelUse(name=name) for name in job.models], attempts=attempts + ran.attempts)
-        assert last is not None
-        last.payload["attempts"] = attempts
-        raise last
+            _check_model_files(client, job)
+            _upload(client, job)
+            return run_job(client, template, job.values, out_dir=request.out_dir, stem=request.filename_stem,
+                           progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
+                           cancel=self._cancel, build=job.build)
+
+        ran, index, attempts = self._pool.run(request.stage, on_server)
+        seed = ran.values.get("seed", template.graph_value("seed"))
+        return RenderResult(
+            images=[RenderedImage(path=path, seed=seed, batch_index=i) for i, path in enumerate(ran.outcome.files)],
+            workflow=ran.graph, server=self._clients[index].base_url, prompt_id=ran.outcome.prompt_id,
+            models=[ModelUse(name=name) for name in job.models], attempts=attempts + ran.attempts)
 
     def cancel(self) -> None:
         """Stop every job in flight (its queue entry deleted, then POST /interrupt for it); each
         render() in flight raises Interrupted within about a second, later ones at once."""
         self._cancel.cancel()
+        self._pool.cancel()
 
     def close(self) -> None:
         for client in self._clients:
@@ -135,26 +125,11 @@ class ComfyUIRenderer:
             values.setdefault("height", height * 2)
         return values
 
-    def _servers_by_load(self) -> list[int]:
-        with self._lock:
-            start = self._turn
-            self._turn = (self._turn + 1) % len(self._clients)
-            order = [(start + i) % len(self._clients) for i in range(len(self._clients))]
-            return sorted(order, key=lambda i: self._busy[i])
-
-    @contextmanager
-    def _claim(self, index: int) -> Iterator[None]:
-        with self._lock:
-            self._busy[index] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._busy[index] -= 1
 
 
 def _check_model_files(client: ComfyClient, job: PreparedJob) -> None:
-    """A LoRA or ControlNet the server lacks is the book's mistake (exit 2, the page fails), named plainly."""
+    """A LoRA or ControlNet the server lacks is the book's mistake (exit 2, the page fails), named plainly;
+    the pool tries another server once, which may have it."""
     wanted = [("lora", lora.file) for lora in job.model.loras] + ([("controlnet", job.model.control.model)]
                                                                  if job.model.control else [])
     if not wanted or not missing_files(client.object_info(), wanted):
@@ -163,7 +138,7 @@ def _check_model_files(client: ComfyClient, job: PreparedJob) -> None:
     if missing:
         kind, file = missing[0]
         offered = server_files(client.object_info(), kind)
-        raise BadInputError(f"{job.where}: the server has no {kind} {file!r}" + (f" ({len(missing)} file(s) missing: "
+        raise MissingModelFile(f"{job.where}: the server has no {kind} {file!r}" + (f" ({len(missing)} file(s) missing: "
                             + ", ".join(f for _, f in missing) + ")" if len(missing) > 1 else ""),
                             where=client.base_url,
                             fix=f"put {file} in ComfyUI's {KIND_FOLDER[kind]} folder, or name one it has "

@@ -38,6 +38,9 @@ class AgentReviewer:
     def identity(self) -> dict[str, Any]:
         return {"kind": self.kind, "version": AGENT_VERSION, "scores": HeuristicReviewer().identity()}
 
+    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str | None, str]]:
+        return []  # measured checks: no reference pictures
+
     def review(self, candidates: list[Candidate], ctx: ReviewContext) -> ReviewRecord:
         palette = [hex_to_rgb(c) for c in ctx.pack.pack.palette.values()]
         scored = score_candidates(candidates, palette, ctx.text_placement)

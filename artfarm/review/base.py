@@ -45,6 +45,10 @@ class Reviewer(Protocol):
     def review(self, candidates: list[Candidate], ctx: ReviewContext) -> ReviewRecord:
         """Score every candidate and select one, or return status 'waiting' for a person/agent."""
 
+    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str | None, str]]:
+        """(character id, or None for a style reference; book-relative path) of the reference pictures the
+        reviewer looks at (for the keys of the stages it judges); [] for a reviewer that does not read them."""
+
 
 def can_critique(reviewer: object) -> bool:
     """A reviewer that sees content (the vlm reviewer) can critique; measured checks (heuristic, agent) cannot."""

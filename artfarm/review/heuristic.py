@@ -47,6 +47,9 @@ class HeuristicReviewer:
         return {"kind": self.kind, "version": HEURISTIC_VERSION, "weights": WEIGHTS, "duplicate_distance": DUPLICATE_DISTANCE,
                 "flat_std": FLAT_STD, "calm_detail": CALM_DETAIL, "text_band": TEXT_BAND}
 
+    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str | None, str]]:
+        return []  # measured checks: no reference pictures
+
     def review(self, candidates: list[Candidate], ctx: ReviewContext) -> ReviewRecord:
         palette = [hex_to_rgb(c) for c in ctx.pack.pack.palette.values()]
         reviews = score_candidates(candidates, palette, ctx.text_placement, dedupe=ctx.purpose == "draft")

@@ -158,21 +158,27 @@ class VlmReviewer:
         return [ChatMessage(role="system", content=prompts.SYSTEM),
                 ChatMessage(role="user", content=text, images=[i.b64() for i in images])]
 
+    def reference_paths(self, ctx: ReviewContext) -> list[tuple[str | None, str]]:
+        """(character id, or None for a style reference; book-relative path) of the reference pictures shown
+        with each image, up to ``max_refs``: one per character (the spec's refs first, then the bible's),
+        then the spec's style references."""
+        people = ctx.book.characters.by_id()
+        wanted: list[tuple[str | None, str]] = []
+        for cast in ctx.spec.characters:
+            who = people.get(cast.id)
+            wanted += [(cast.id, rel) for rel in (ctx.spec.refs.characters.get(cast.id) or (who.refs if who else []))[:1]]
+        wanted += [(None, rel) for rel in ctx.spec.refs.style]
+        chosen = [(who, rel) for who, rel in wanted if ctx.book.resolve(rel, what="reference").is_file()]
+        return chosen[:self.options.max_refs]
+
     def _references(self, ctx: ReviewContext) -> tuple[list[prompts.RefImage], list[PreparedImage]]:
-        """Up to ``max_refs`` reference pictures of the page's characters: the spec's refs first, then the bible's."""
         people = ctx.book.characters.by_id()
         refs: list[prompts.RefImage] = []
         images: list[PreparedImage] = []
-        for cast in ctx.spec.characters:
-            who = people.get(cast.id)
-            paths = ctx.spec.refs.characters.get(cast.id) or (who.refs if who else [])
-            for rel in paths[:1]:
-                if len(images) >= self.options.max_refs:
-                    break
-                path = ctx.book.resolve(rel, what="character reference")
-                if path.is_file():
-                    images.append(self._prepare(path, self.options.ref_max_edge))
-                    refs.append(prompts.RefImage(character=cast.id, name=who.name if who else cast.id))
+        for char_id, rel in self.reference_paths(ctx):
+            who = people.get(char_id) if char_id else None
+            images.append(self._prepare(ctx.book.resolve(rel, what="reference"), self.options.ref_max_edge))
+            refs.append(prompts.RefImage(character=char_id, name=who.name if who else (char_id or "style")))
         return refs, images
 
     def _judge(self, candidate: Candidate, ctx: ReviewContext, answers: list[ReviewAnswer], notes: list[str]) -> CandidateReview:

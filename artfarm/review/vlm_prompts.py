@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from artfarm.review.base import ReviewContext
 from artfarm.review.criteria import CRITERIA
 
-PROMPT_VERSION = "vlm-1"
+PROMPT_VERSION = "vlm-2"  # 2: style references shown after the characters'
 
 SYSTEM = ("You are the art director of a children's picture book. You judge illustrations strictly and fairly, "
           "as a careful professional would, and you answer only with one JSON object that follows the given schema.")
@@ -19,7 +19,7 @@ PLACEMENT_WORDS = {"top": "across the top", "bottom": "across the bottom", "left
 
 @dataclass(frozen=True)
 class RefImage:
-    character: str
+    character: str | None  # None: a style reference (the look of the book), not a character
     name: str
 
 
@@ -52,9 +52,11 @@ def brief(ctx: ReviewContext) -> str:
 
 def refs_line(refs: list[RefImage], first_ref_number: int) -> str:
     if not refs:
-        return "No character reference pictures are given; judge consistency from the descriptions."
-    parts = [f"image {first_ref_number + i} is {r.name} ({r.character})" for i, r in enumerate(refs)]
-    return "Reference pictures of the characters follow: " + "; ".join(parts) + "."
+        return "No reference pictures are given; judge consistency from the descriptions."
+    parts = [f"image {first_ref_number + i} is " + (f"{r.name} ({r.character})" if r.character else "a style reference")
+             for i, r in enumerate(refs)]
+    return ("Reference pictures follow (characters must look like theirs; style references show the book's look): "
+            + "; ".join(parts) + ".")
 
 
 def checklist() -> str:

@@ -13,11 +13,11 @@ FAST_TIMEOUTS = Timeouts(connect=2.0, http=5.0, run=20.0, poll=0.1)
 
 @pytest.fixture
 def double():
-    """``double(**faults)`` starts a ComfyUI double on 127.0.0.1; all are stopped after the test."""
+    """``double(object_info=None, **faults)`` starts a ComfyUI double on 127.0.0.1; all are stopped after the test."""
     started: list[ComfyDouble] = []
 
-    def start(**faults) -> ComfyDouble:
-        server = ComfyDouble(Faults(**faults))
+    def start(object_info=None, **faults) -> ComfyDouble:
+        server = ComfyDouble(Faults(**faults), object_info=object_info)
         server.start()
         started.append(server)
         return server

@@ -35,6 +35,7 @@ from aiohttp import WSMsgType, web
 from PIL import Image
 
 DATA = Path(__file__).parent / "data"
+SAVE_CLASSES = ("SaveImage", "PreviewImage")  # PreviewImage writes the temp folder (type "temp")
 OOM_MESSAGE = ("Allocation on device 0 would exceed allowed memory. (out of memory)\n"
                "Currently allocated     : 7.80 GiB\nRequested               : 2.00 GiB")
 
@@ -73,7 +74,8 @@ class ComfyDouble:
         self.running: str | None = None
         self.interrupted = False
         self.deleted: set[str] = set()
-        self.cache: dict[str, Any] = {}       # node signature -> its output (SaveImage: the image list)
+        self.cache: dict[str, Any] = {}       # node signature -> its output (SaveImage/PreviewImage: the image list)
+        self.kinds: dict[tuple[str, str], str] = {}  # (subfolder, name) of an output -> "output" or "temp"
         self._sockets: dict[str, list[web.WebSocketResponse]] = {}
         self._counter = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -227,7 +229,7 @@ class ComfyDouble:
         if posixpath.normpath(posixpath.join("/root", sub)).split("/")[1] != "root":
             return web.Response(status=403)
         name = name if made_up else posixpath.basename(name)
-        data = self.outputs.get((sub, name)) if kind == "output" else None
+        data = self.outputs.get((sub, name)) if self.kinds.get((sub, name), "output") == kind else None
         if kind == "input":
             data = self.inputs.get(f"{sub}/{name}" if sub else name)
         if data is None:
@@ -374,7 +376,7 @@ class ComfyDouble:
         for node_id in order:
             node = graph[node_id]
             if node_id in cached:
-                if node["class_type"] == "SaveImage":  # the old file names, as the recorded rerun shows
+                if node["class_type"] in SAVE_CLASSES:  # the old file names, as the recorded rerun shows
                     images = self.cache[signatures[node_id]]
                     outputs[node_id] = {"images": images}
                     await self._send(cid, "executed", {"node": node_id, "display_node": node_id,
@@ -404,7 +406,7 @@ class ComfyDouble:
                 for step in range(1, steps + 1):
                     await self._send(cid, "progress", {"value": step, "max": steps, "prompt_id": pid, "node": node_id})
             self.cache[signatures[node_id]] = True
-            if node["class_type"] == "SaveImage":
+            if node["class_type"] in SAVE_CLASSES:
                 images = self._save(graph, node, pid)
                 outputs[node_id] = {"images": images}
                 self.cache[signatures[node_id]] = images
@@ -447,7 +449,8 @@ class ComfyDouble:
 
     def _save(self, graph, node, pid: str) -> list[dict[str, str]]:
         width, height, batch = _shape(graph, node["inputs"]["images"], self.inputs)
-        prefix = node["inputs"].get("filename_prefix", "ComfyUI")
+        kind = "temp" if node["class_type"] == "PreviewImage" else "output"
+        prefix = node["inputs"].get("filename_prefix", "ComfyUI") if kind == "output" else "ComfyUI_temp_abcde"
         sub, _, base = prefix.rpartition("/")
         upstream = _signatures(graph)[node["inputs"]["images"][0]]
         images = []
@@ -458,7 +461,8 @@ class ComfyDouble:
                 name = f"../../escape_{self._counter:05d}_.png"
             shade = hashlib.sha256(f"{upstream}/{index}".encode()).digest()  # same work, same pixels
             self.outputs[(sub, name)] = _png(Image.new("RGB", (width, height), tuple(shade[:3])))
-            images.append({"filename": name, "subfolder": sub, "type": "output"})
+            self.kinds[(sub, name)] = kind
+            images.append({"filename": name, "subfolder": sub, "type": kind})
         return images
 
 

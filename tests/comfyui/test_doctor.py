@@ -111,3 +111,13 @@ def test_ollama_is_only_checked_when_reviews_use_it(double, make_book, capsys, m
     code, out, _ = doctor(capsys, book, "--comfyui-url", server.url, "--reviewer", "vlm", "--json")
     report = json.loads(out)
     assert code == 3 and report["vision_reviewer"]["reachable"] is False
+
+
+def test_doctor_says_which_urls_share_a_device(double, capsys):
+    one, two = double(), double()  # one host, the same device name and memory
+    other_host = two.url.replace("127.0.0.1", "localhost")
+    code, out, _ = doctor(capsys, "--comfyui-url", one.url, "--comfyui-url", two.url, "--comfyui-url", other_host, "--json")
+    shared = {s["url"]: s["shares_device_with"] for s in json.loads(out)["servers"]}
+    assert shared == {one.url: [two.url], two.url: [one.url], other_host: []}
+    _, text, _ = doctor(capsys, "--comfyui-url", one.url, "--comfyui-url", two.url)
+    assert f"shares its device with {two.url}" in text

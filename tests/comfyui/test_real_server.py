@@ -90,7 +90,7 @@ def test_outputs_deleted_on_the_server_are_made_again(client, real_comfyui, tmp_
     values = {**FAST, "checkpoint": CKPT, "width": 64, "height": 64, "batch": 1, "seed": 6}
     first = run_job(client, template, values, out_dir=tmp_path / "a", stem="d")
     for image in first.outcome.images:
-        (real_comfyui.run_dir / "out" / image.subfolder / image.filename).unlink()
+        next((real_comfyui.run_dir / "tmp").rglob(image.filename)).unlink()  # PreviewImage: the temp folder
     again = run_job(client, template, values, out_dir=tmp_path / "b", stem="d")
     assert [a["error"] for a in again.attempts] == ["output_missing"]
     assert again.outcome.images[0].filename != first.outcome.images[0].filename
@@ -248,3 +248,36 @@ def test_install_is_idempotent_and_pinned(comfyui_installation):
     constraints = script.CONSTRAINTS.read_text().splitlines()
     assert "torch==2.13.0" in constraints and "torchvision==0.28.0" in constraints
     assert not [line for line in constraints if line.startswith("nvidia-")]
+
+
+def test_tiled_polish_covers_every_pixel_at_the_exact_size_without_seams(real_comfyui, tmp_path):
+    """On a smooth input: the tiled output has the exact 2x size, every 8x8 block differs from the
+    unpolished upscale (no tile left a hole), and the change across a tile border is no larger
+    than the changes inside the tiles."""
+    from artfarm.comfyui.insert.tiles import tile_grid
+
+    y, x = np.mgrid[0:160, 0:200]
+    smooth = np.stack([x * 255 / 200, y * 255 / 160, np.full_like(x, 128.0)], -1).astype(np.uint8)
+    Image.fromarray(smooth).save(tmp_path / "in.png")
+    renderer = ComfyUIRenderer([real_comfyui.url], PINS)
+    out = {}
+    try:
+        for mode in ("tiled", "none"):
+            result = renderer.render(RenderRequest(stage="upscale", page=1, params={
+                **FAST, "denoise": 0.3, "image": str(tmp_path / "in.png"), "polish": mode, "tile": 256, "overlap": 32},
+                out_dir=tmp_path / mode, filename_stem="u"))
+            out[mode] = np.asarray(Image.open(result.images[0].path).convert("RGB")).astype(float)
+    finally:
+        renderer.close()
+    tiled, plain = out["tiled"], out["none"]
+    assert tiled.shape == plain.shape == (320, 400, 3)
+    blocks = np.abs(tiled - plain).reshape(40, 8, 50, 8, 3).max(axis=(1, 3, 4))
+    assert (blocks > 0).all(), "every part of the picture went through a tile"
+    columns = np.abs(np.diff(tiled, axis=1)).mean(axis=(0, 2))  # columns[i]: between pixel columns i and i+1
+    rows = np.abs(np.diff(tiled, axis=0)).mean(axis=(1, 2))
+    tiles = tile_grid(400, 320, 256, 32)
+    x_edges = {t.x - 1 for t in tiles if t.x} | {t.x + t.width - 1 for t in tiles if t.x + t.width < 400}
+    y_edges = {t.y - 1 for t in tiles if t.y} | {t.y + t.height - 1 for t in tiles if t.y + t.height < 320}
+    for diffs, edges in ((columns, x_edges), (rows, y_edges)):
+        inside = np.delete(diffs, sorted(edges))[2:-2]
+        assert max(diffs[e] for e in edges) <= inside.max(), "a seam: the border changes more than any place inside"

@@ -63,7 +63,7 @@ def test_draft_writes_the_pipelines_file_names_and_reports_what_it_used(double, 
     assert result.server == server.url and result.prompt_id in server.prompts
     assert [m.name for m in result.models] == ["tiny-sd15-taesd.safetensors"]
     assert result.workflow == server.prompts[result.prompt_id]["graph"], "the exact graph submitted"
-    assert result.workflow["9"]["inputs"]["filename_prefix"] == "artfarm/p0003_draft"
+    assert result.workflow["9"]["class_type"] == "PreviewImage", "an intermediate: temp folder, fastest lossless PNG"
     assert any(e.step == 2 and e.total == 2 and e.page == 3 and e.stage == "draft" for e in events)
     assert result.attempts == []
 

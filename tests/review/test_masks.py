@@ -88,7 +88,7 @@ def test_plan_inpaint_per_defect_and_per_hand_mask(tmp_path, page_ctx):
     assert [p.label for p, _ in jobs] == ["extra paw", "shop sign"]  # the box outside the image is skipped
     paw, sign = jobs[0][0], jobs[1][0]
     assert paw.source == "defect" and paw.box == (100, 100, 200, 200) and paw.denoise == 0.7
-    assert paw.positive.startswith("one paw, watercolor illustration") and paw.negative == page_ctx.prompt.negative
+    assert paw.positive.startswith("one paw, page 1: the bear") and paw.negative == page_ctx.prompt.negative
     assert sign.source == "mask_file" and sign.mask_file == "masks/sign.png" and sign.denoise == 0.45
     assert sign.box[:2] == (0, 0) and sign.positive.startswith("a plain wooden board")
     assert all(m.size == SIZE and m.mode == "L" for _, m in jobs)

@@ -14,6 +14,7 @@ from artfarm.models.review import CandidateReview, ReviewerInfo, ReviewRecord, S
 from artfarm.ollama.errors import OllamaModelMissing, OllamaTimeout
 from artfarm.registry import reviewers
 from artfarm.review.vlm import VlmOptions, VlmReviewer
+from artfarm.review.vlm_prompts import PROMPT_VERSION
 from artfarm.settings import resolve_settings
 from tests.doubles.fixtures import MODEL, write_candidates
 from tests.doubles.judging import judge, purpose, user_images
@@ -29,6 +30,9 @@ class FakeFallback:
 
     def __init__(self):
         self.calls = 0
+
+    def reference_paths(self, ctx):
+        return []
 
     def identity(self):
         return {"kind": self.kind}
@@ -55,7 +59,7 @@ def test_good_verdicts_rank_select_and_record_everything(ollama, client, page_ct
     assert record.status == "selected" and record.ranking == [1, 2, 0]
     assert record.selection.index == 1 and record.selection.file == "draft/draft_01.png"
     assert "candidate 1 ranked first of 3" in record.selection.rationale
-    assert record.reviewer == ReviewerInfo(kind="vlm", model=MODEL, digest=DIGEST, prompt_version="vlm-1")
+    assert record.reviewer == ReviewerInfo(kind="vlm", model=MODEL, digest=DIGEST, prompt_version=PROMPT_VERSION)
     assert record.comparisons == [] and record.fallback is None
     green = record.candidates[1]
     assert green.scores["scene_match"].score == 1.0 and green.scores["scene_match"].reason == "scene_match looks fine"
@@ -81,6 +85,26 @@ def test_requests_send_small_jpegs_refs_schema_and_fixed_sampling(ollama, client
     prompt = user_images and body["messages"][1]["content"]
     assert "Bruno" in prompt and "image 2 is Bruno (bear)" in prompt and "1024x683 pixels" in prompt
     assert "printed across the top" in prompt and "no text" in prompt
+
+
+def test_style_references_follow_the_characters_up_to_max_refs(ollama, client, make_book):
+    from tests.bookbuilder import default_spec, png_bytes
+    from tests.doubles.fixtures import make_context
+
+    characters = {"characters": [{"id": "bear", "name": "Bruno", "look": "a big brown bear",
+                                  "refs": ["bible/character_refs/bear/front.png"]}]}
+    style = [f"bible/style_refs/wash{i}.png" for i in range(3)]
+    files = {"bible/character_refs/bear/front.png": png_bytes((64, 64)),
+             **{rel: png_bytes((64, 64), (10 * i, 90, 200)) for i, rel in enumerate(style)}}
+    ctx = make_context(make_book(characters=characters, files=files, specs={1: default_spec(1, refs={"style": style}),
+                                                                           2: default_spec(2)}))
+    chosen = reviewer(client, options=VlmOptions(max_refs=3)).reference_paths(ctx)
+    assert chosen == [("bear", "bible/character_refs/bear/front.png"), (None, style[0]), (None, style[1])]
+    ollama.on_chat = judge({RED: {}})
+    reviewer(client, options=VlmOptions(max_refs=3)).review(write_candidates(ctx, [RED]), ctx)
+    body = ollama.chats()[0]
+    assert len(user_images(body)) == 4  # the candidate, the bear, two style references
+    assert "image 3 is a style reference; image 4 is a style reference" in body["messages"][1]["content"]
 
 
 def test_defect_boxes_come_back_in_candidate_pixels(ollama, client, page_ctx):
@@ -215,7 +239,7 @@ def test_registry_factory_reads_model_and_url(make_book, ollama):
     made = reviewers.create("vlm", settings, book)
     assert isinstance(made, VlmReviewer) and made.model == "llava:13b"
     assert made.client.base_url == ollama.url and made.fallback_on_service_error
-    assert made.identity()["model"] == "llava:13b" and made.identity()["prompt_version"] == "vlm-1"
+    assert made.identity()["model"] == "llava:13b" and made.identity()["prompt_version"] == PROMPT_VERSION
     made.close()
 
 

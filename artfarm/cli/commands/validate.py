@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
-from artfarm.book.loader import inspect_book
+from artfarm.book.validation import validate_book
 from artfarm.cli.common import add_book_argument, book_dir_from
 from artfarm.cli.output import emit
-from artfarm.findings import Finding
-
-
-class ValidateReport(BaseModel):
-    book: str
-    ok: bool
-    pages: int
-    errors: int
-    warnings: int
-    findings: list[Finding]
 
 
 def register(subparsers, common) -> None:
@@ -28,16 +16,11 @@ def register(subparsers, common) -> None:
 
 def run(args) -> int:
     book_dir = book_dir_from(args)
-    loaded, findings = inspect_book(book_dir)
-    errors = [f for f in findings if f.severity == "error"]
-    warnings = [f for f in findings if f.severity == "warning"]
-    pages = len(loaded.specs) if loaded else 0
-    report = ValidateReport(book=str(book_dir), ok=not errors, pages=pages, errors=len(errors),
-                            warnings=len(warnings), findings=findings)
-    lines = [f.render() for f in findings]
-    if errors:
-        lines.append(f"{book_dir.name}: {len(errors)} error(s), {len(warnings)} warning(s); fix the errors above and run `artfarm validate {book_dir.name}` again")
+    report = validate_book(book_dir)
+    lines = [f.render() for f in report.findings]
+    if report.errors:
+        lines.append(f"{book_dir.name}: {report.errors} error(s), {report.warnings} warning(s); fix the errors above and run `artfarm validate {book_dir.name}` again")
     else:
-        lines.append(f"{book_dir.name}: ok, {pages} page(s) with RenderSpecs, {len(warnings)} warning(s)")
+        lines.append(f"{book_dir.name}: ok, {report.pages} page(s) with RenderSpecs, {report.warnings} warning(s)")
     emit(args, report, "\n".join(lines))
-    return 2 if errors else 0
+    return 2 if report.errors else 0

@@ -21,7 +21,7 @@ from PIL import Image
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from artfarm.models.records import InpaintFix, ModelRecord, Prompts, StageRecord
 from artfarm.models.review import Defect, ReviewRecord
-from artfarm.pipeline.keys import REASONS, key_inputs_with_version
+from artfarm.pipeline.keys import changed_inputs, key_inputs_with_version
 from artfarm.pipeline.records import describe_output, log, now_iso, read_record, write_json_beside
 from artfarm.pipeline.context import PageContext, Plan, Verdict, clear_stage_dir, relative_params, render_job
 from artfarm.pipeline.identity import identity_params
@@ -82,15 +82,20 @@ class InpaintStage(RenderStage):
                 plan_inpaint(image, self.defects(ctx, image), ctx.prompt, masks_dir=ctx.page_dir / MASKS_DIR,
                              override=ctx.spec.overrides.inpaint)]
         plan.key_inputs["fixes"] = [{**job.model_dump(mode="json"), "mask_sha256": sha256_bytes(mask)} for job, mask in jobs]
-        plan.key_inputs["reviewer"] = fix_judge(ctx).identity()
+        judge = fix_judge(ctx)
+        plan.key_inputs["reviewer"] = judge.identity()
+        plan.key_inputs["refs"] = ctx.reviewer_refs(judge)
+        plan.key_inputs["style_pack"] = {**plan.key_inputs["style_pack"], **ctx.pack_inputs("palette")}  # the judge scores it
         plan.extra["jobs"] = jobs
         return plan
 
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
         verdict = super().check(ctx, plan)
         # a hit, or a miss only because the reviewer's identity moved (its model digest was unknown while Ollama was down)
-        if verdict.state == "hit" or (verdict.state == "miss" and verdict.reason == REASONS["reviewer"]):
-            record, _ = read_record(ctx.stage_dir(self.dir_name), quiet=True)
+        record, _ = read_record(ctx.stage_dir(self.dir_name), quiet=True)
+        only_reviewer = (record is not None and verdict.state == "miss" and not verdict.failed
+                         and changed_inputs(record.key_inputs, key_inputs_with_version(plan.key_inputs)) == ["reviewer"])
+        if verdict.state == "hit" or only_reviewer:
             if record is not None and self.judged_by_fallback(ctx, record):
                 return Verdict("miss", "a fix was judged by the fallback reviewer because Ollama failed; judging again")
         return verdict

@@ -23,7 +23,6 @@ from artfarm.models.loop import LoopParams, LoopRecord
 from artfarm.models.records import ModelRecord, Prompts, StageRecord
 from artfarm.pipeline.keys import key_inputs_with_version
 from artfarm.pipeline.records import describe_output, now_iso, write_json_beside
-from artfarm.pipeline.sizes import print_px
 from artfarm.pipeline.context import PageContext, Plan, Verdict, clear_stage_dir, relative_params, render_job
 from artfarm.pipeline.stage import Stage
 from artfarm.pipeline.stages.refine import RefineStage
@@ -60,13 +59,12 @@ class LoopStage(Stage):
             "renderer": ctx.renderer.identity("refine"),
             "reviewer": ctx.reviewer.identity(),
             "spec": ctx.spec_fields("refine"),
-            "refs": ctx.ref_hashes(),
-            "style_pack": ctx.pack.content_sha256,
+            "refs": ctx.reviewer_refs(ctx.reviewer),
+            "style_pack": ctx.pack_inputs("positive", "negative", "loras", "palette"),
             "prompts": {"positive": params.get("prompt", ""), "negative": params.get("negative", "")},
             "params": {**plain, "guard_rails": dataclasses.asdict(GuardRails())},
             "models": {"checkpoint": params.get("checkpoint")},
             "limits": loop_limits(ctx).model_dump(),
-            "target": list(print_px(ctx.book.book, ctx.page)),
             "inputs": {"start": ctx.sha_of(start)},
         }
         return Plan(key_inputs=key_inputs, params=params, extra={"start": start})

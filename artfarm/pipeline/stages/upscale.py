@@ -16,12 +16,15 @@ class UpscaleStage(RenderStage):
 
     def params(self, ctx: PageContext) -> dict[str, Any]:
         over = ctx.spec.overrides.upscale
+        book = ctx.book.book.render.upscale
         final_steps = ctx.pack.pack.tiers.final.steps
-        params = self.sampler(ctx, "final", over.steps or max(1, final_steps // 2))
+        params = self.sampler(ctx, "final", over.steps or book.steps or max(1, final_steps // 2))
         models = ctx.book.book.models
-        params.update(seed=self.locked_seed(ctx), denoise=over.denoise if over.denoise is not None else DEFAULT_UPSCALE_DENOISE,
+        denoise = next((d for d in (over.denoise, book.denoise) if d is not None), DEFAULT_UPSCALE_DENOISE)
+        params.update(seed=self.locked_seed(ctx), denoise=denoise,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint,
-                      upscale_model=models.upscale_model, image=ctx.input_image(self.name))
+                      upscale_model=models.upscale_model, image=ctx.input_image(self.name),
+                      polish=book.polish, tile=book.tile, overlap=book.overlap)
         params.update(identity_params(ctx, self.name))
         return params
 

@@ -1,0 +1,139 @@
+"""The print upscale's polish: in tiles at the model's native size, whole, or none.
+
+Sampling far above a model's native size is slow (attention grows with the square of the
+pixels) and makes SDXL-class models invent repeated details; tiles at the native size are
+faster and cleaner. Each tile is cropped from the upscaled image (``ImageCrop``), encoded,
+sampled at low denoise, decoded and pasted back (``ImageCompositeMasked``) through a mask
+that fades in linearly over its overlap with the tiles already placed (``SolidMask`` +
+``FeatherMask``), so no seam shows. Core nodes only. Tiles are placed row by row; each
+tile's seed is the page's seed plus its index.
+
+``none`` is the model upscale alone. A model that makes exactly the target size (a 2x model
+on the 2x upscale) skips the resize; any other is resized once (lanczos) before the polish.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from artfarm.comfyui.graph import Graph, Output
+from artfarm.comfyui.templates import Anchors
+from artfarm.errors import BadInputError
+from artfarm.models.book import UpscalePolish
+
+POLISH_PARAMS = ("polish", "tile", "overlap")
+NATIVE_TILE = {"sd15": 768, "sdxl": 1024}   # ~0.6 MP and ~1 MP: what each family was trained at
+SCALE_IN_NAME = re.compile(r"(?:^|[^0-9a-z])(?:x([1-8])(?![0-9])|([1-8])x(?![0-9a-z]))", re.I)
+
+
+class Polish(UpscalePolish):
+    """The request's ``polish``, ``tile`` and ``overlap`` parameters (book.yaml render.upscale)."""
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Polish:
+        try:
+            return cls.model_validate({k: params[k] for k in POLISH_PARAMS if params.get(k) is not None})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise BadInputError(f"render parameter {'.'.join(map(str, first['loc']))}: {first['msg']}",
+                                where="render request", fix="see render.upscale in book.yaml (README: Print upscale)") from exc
+
+    def tile_side(self, family: str) -> int:
+        return self.tile or NATIVE_TILE.get(family, NATIVE_TILE["sd15"])
+
+    def overlap_px(self, family: str) -> int:
+        return self.overlap if self.overlap is not None else self.tile_side(family) // 8
+
+
+@dataclass(frozen=True)
+class Tile:
+    x: int
+    y: int
+    width: int
+    height: int
+    left: int   # pixels this tile shares with the tile to its left (its mask fades in over them)
+    top: int    # ... with the row above
+
+
+def tile_grid(width: int, height: int, tile: int, overlap: int) -> list[Tile]:
+    """Tiles of at most ``tile`` pixels (multiples of 8, as the VAE needs) covering every pixel,
+    spread evenly so neighbours share at least ``overlap`` pixels."""
+    xs, tw = _axis(width, tile, overlap)
+    ys, th = _axis(height, tile, overlap)
+    return [Tile(x=x, y=y, width=tw, height=th, left=(xs[i - 1] + tw - x) if i else 0,
+                 top=(ys[j - 1] + th - y) if j else 0)
+            for j, y in enumerate(ys) for i, x in enumerate(xs)]
+
+
+def _axis(length: int, tile: int, overlap: int) -> tuple[list[int], int]:
+    side = min(tile, length - length % 8) if length >= 8 else length
+    if side >= length:
+        return [0], side
+    step = max(8, side - overlap)
+    count = math.ceil((length - side) / step) + 1
+    return [round(i * (length - side) / (count - 1)) for i in range(count)], side
+
+
+def model_scale(upscale_model: str) -> int | None:
+    """The factor an upscale model's file name states (``4x-UltraSharp``, ``RealESRGAN_x2plus``), else None."""
+    match = SCALE_IN_NAME.search(upscale_model.rsplit("/", 1)[-1])
+    return int(match.group(1) or match.group(2)) if match else None
+
+
+def apply_polish(graph: Graph, anchors: Anchors, output_node: str, polish: Polish, *, family: str,
+                 size: tuple[int, int], exact_from_model: bool) -> None:
+    """Rebuild the upscale template's tail (after the model upscale) as ``polish`` says.
+
+    ``anchors.guide_image`` is the resized image the template polishes and ``samplers[0]`` its
+    whole-image sampler, whose settings (and LoRA-rewired model) each tile sampler copies."""
+    if anchors.guide_image is None:
+        raise BadInputError("the upscale template declares no guide_image anchor (the image it polishes)",
+                            where="workflows/upscale_print.params.json $.anchors", fix="restore the shipped template")
+    image = Output(*anchors.guide_image)
+    if exact_from_model and graph.node(image.node).class_type == "ImageScale":
+        image = graph.inputs(image.node)["image"]   # the model already made the target size: no resize
+    if polish.polish == "whole":
+        if image != Output(*anchors.guide_image):
+            graph.rewire(Output(*anchors.guide_image), image)
+        graph.keep_reachable([output_node])
+        return
+    if polish.polish == "none":
+        graph.set(output_node, images=image)
+        graph.keep_reachable([output_node])
+        return
+    sampler = graph.inputs(anchors.samplers[0])
+    vae = Output(*anchors.vae)
+    masks: dict[tuple[int, int, int, int], Output] = {}
+    result = image
+    for index, tile in enumerate(tile_grid(*size, polish.tile_side(family), polish.overlap_px(family))):
+        crop = graph.add("ImageCrop", image=image, width=tile.width, height=tile.height, x=tile.x, y=tile.y)
+        latent = graph.add("VAEEncode", pixels=crop.out(), vae=vae)
+        sampled = graph.add("KSampler", model=sampler["model"], seed=sampler["seed"] + index, steps=sampler["steps"],
+                            cfg=sampler["cfg"], sampler_name=sampler["sampler_name"], scheduler=sampler["scheduler"],
+                            positive=sampler["positive"], negative=sampler["negative"], latent_image=latent.out(),
+                            denoise=sampler["denoise"])
+        decoded = graph.add("VAEDecode", samples=sampled.out(), vae=vae)
+        key = (tile.width, tile.height, tile.left, tile.top)
+        if key not in masks:
+            solid = graph.add("SolidMask", value=1.0, width=tile.width, height=tile.height)
+            masks[key] = graph.add("FeatherMask", mask=solid.out(), left=tile.left, top=tile.top, right=0, bottom=0).out()
+        result = graph.add("ImageCompositeMasked", destination=result, source=decoded.out(), x=tile.x, y=tile.y,
+                           resize_source=False, mask=masks[key]).out()
+    graph.set(output_node, images=result)
+    graph.keep_reachable([output_node])
+
+
+def sampled_pixel_steps(polish: Polish, *, family: str, size: tuple[int, int], steps: int) -> dict[str, float]:
+    """What the polish puts through the sampler: pixels x steps, and attention pairs x steps
+    ((latent tokens)^2, the part that grows with the square of a piece's size)."""
+    if polish.polish == "none":
+        return {"pixel_steps": 0.0, "attention_steps": 0.0, "pieces": 0}
+    pieces = ([(size[0], size[1])] if polish.polish == "whole" else
+              [(t.width, t.height) for t in tile_grid(*size, polish.tile_side(family), polish.overlap_px(family))])
+    return {"pixel_steps": float(sum(w * h for w, h in pieces) * steps),
+            "attention_steps": float(sum((w * h / 64) ** 2 for w, h in pieces) * steps), "pieces": len(pieces)}
