@@ -15,12 +15,14 @@ class DoctorReport(BaseModel):
     book: str | None = None
     servers: list[ServerReport]
     vision_reviewer: OllamaCheck | None = None
+    warnings: list[str] = []
 
     @classmethod
-    def of(cls, book: str | None, servers: list[ServerReport], vision_reviewer: OllamaCheck | None) -> DoctorReport:
+    def of(cls, book: str | None, servers: list[ServerReport], vision_reviewer: OllamaCheck | None,
+           warnings: list[str] | None = None) -> DoctorReport:
         ok = all(s.ok for s in servers) and (vision_reviewer is None or vision_reviewer.ok)
         mark_shared_devices(servers)
-        return cls(ok=ok, book=book, servers=servers, vision_reviewer=vision_reviewer)
+        return cls(ok=ok, book=book, servers=servers, vision_reviewer=vision_reviewer, warnings=warnings or [])
 
     @property
     def exit_code(self) -> int:
@@ -41,5 +43,6 @@ class DoctorReport(BaseModel):
                 lines.append(f"Ollama {check.url}: PROBLEM: {check.problem}")
                 if check.fix:
                     lines.append(f"  fix: {check.fix}")
+        lines += [f"warning: {w}" for w in self.warnings]
         lines.append("doctor: all is well" if self.ok else "doctor: problems found (see above)")
         return "\n".join(lines)

@@ -237,11 +237,14 @@ def start_server(inst: Installation, run_dir: Path, port: int | None = None,
     """Start ComfyUI on 127.0.0.1 with its own input/output/temp/user folders under run_dir."""
     port = port or free_port()
     run_dir = Path(run_dir)
-    for sub in ("in", "out", "tmp", "user"):
+    for sub in ("in", "out", "tmp", "user", "models/checkpoints"):
         (run_dir / sub).mkdir(parents=True, exist_ok=True)
     model_paths = run_dir / "extra_model_paths.yaml"
     model_paths.write_text(f"artfarm_tests:\n    base_path: {inst.models}\n"
-                           "    checkpoints: checkpoints\n    upscale_models: upscale_models\n")
+                           "    checkpoints: checkpoints\n    upscale_models: upscale_models\n"
+                           "    loras: loras\n    controlnet: controlnet\n"
+                           # a per-run folder where tests put placeholder model files (e.g. an SDXL name)
+                           f"artfarm_run:\n    base_path: {run_dir / 'models'}\n    checkpoints: checkpoints\n")
     log_path = run_dir / "comfyui.log"
     cmd = [str(inst.python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
            "--output-directory", str(run_dir / "out"), "--input-directory", str(run_dir / "in"),

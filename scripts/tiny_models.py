@@ -1,4 +1,5 @@
-"""Random-weight test models that a real ComfyUI loads: an SD1.5-layout checkpoint and a 2x ESRGAN.
+"""Random-weight test models that a real ComfyUI loads: an SD1.5-layout checkpoint, a 2x ESRGAN,
+two LoRAs and a ControlNet for that checkpoint.
 
 Runs inside the ComfyUI test venv (needs torch, safetensors, spandrel). The images the
 models make are noise; the point is to drive ComfyUI's real loaders, samplers, VAE and
@@ -9,7 +10,14 @@ What ComfyUI checks (comfy/model_detection.py, SD15): UNet ``model_channels`` 32
 one res block is enough. CLIP-L has a fixed shape and every key must be present (missing
 ones stay uninitialised). TAESD keys inside the checkpoint make ComfyUI build the small VAE.
 
-usage: python tiny_models.py OUT_DIR   (writes checkpoints/ and upscale_models/)
+LoRAs use kohya's key names (``lora_unet_<unet key>``, ``lora_te_text_model_encoder_layers_<i>_<proj>``)
+for every attention projection of the tiny UNet and every CLIP layer, so ComfyUI patches
+both the model and CLIP. The ControlNet is the UNet's encoder half (same key names, no
+prefix) plus ``zero_convs``, ``middle_block_out`` and the ``input_hint_block``; ComfyUI
+detects its configuration from those shapes. Its "zero" convolutions are random here, so
+it visibly changes what the model makes.
+
+usage: python tiny_models.py OUT_DIR   (writes checkpoints/, upscale_models/, loras/, controlnet/)
 """
 
 from __future__ import annotations
@@ -24,6 +32,9 @@ from safetensors.torch import save_file
 CHECKPOINT = "tiny-sd15-taesd.safetensors"
 BROKEN_CHECKPOINT = "tiny-broken.safetensors"
 UPSCALER = "tiny-esrgan-x2.safetensors"
+LORAS = {"tiny-lora-style.safetensors": 1, "tiny-lora-character.safetensors": 2}  # name: seed
+CONTROLNET = "tiny-controlnet-sd15.safetensors"
+UNET_TRANSFORMERS = ("input_blocks.1.1.", "middle_block.1.", "output_blocks.0.1.", "output_blocks.1.1.")
 
 
 class Weights:
@@ -55,47 +66,64 @@ class Weights:
         self.tensors[f"{key}.bias"] = self._zeros(n)
 
 
-def add_unet(w: Weights, root="model.diffusion_model.", width=320, context=768):
-    """One level, one res block, depth-1 transformers: the smallest UNet ComfyUI detects as SD1.5."""
+def _res_block(w: Weights, key, n_in, n_out, emb):
+    w.norm(key + "in_layers.0", n_in)
+    w.conv(key + "in_layers.2", n_out, n_in)
+    w.linear(key + "emb_layers.1", n_out, emb)
+    w.norm(key + "out_layers.0", n_out)
+    w.conv(key + "out_layers.3", n_out, n_out, gain=0.5)
+    if n_in != n_out:
+        w.conv(key + "skip_connection", n_out, n_in, k=1)
+
+
+def _transformer(w: Weights, key, c, context):
+    w.norm(key + "norm", c)
+    w.conv(key + "proj_in", c, c, k=1)
+    block = key + "transformer_blocks.0."
+    for attn, kv in (("attn1", c), ("attn2", context)):
+        w.linear(block + attn + ".to_q", c, c, bias=False)
+        w.linear(block + attn + ".to_k", c, kv, bias=False)
+        w.linear(block + attn + ".to_v", c, kv, bias=False)
+        w.linear(block + attn + ".to_out.0", c, c)
+    w.linear(block + "ff.net.0.proj", c * 8, c)
+    w.linear(block + "ff.net.2", c, c * 4)
+    for n in ("norm1", "norm2", "norm3"):
+        w.norm(block + n, c)
+    w.conv(key + "proj_out", c, c, k=1, gain=0.5)
+
+
+def add_unet_encoder(w: Weights, root, width=320, context=768):
+    """Time embedding, the one input level and the middle block (shared by the UNet and its ControlNet)."""
     emb = width * 4
-
-    def res_block(key, n_in, n_out):
-        w.norm(key + "in_layers.0", n_in)
-        w.conv(key + "in_layers.2", n_out, n_in)
-        w.linear(key + "emb_layers.1", n_out, emb)
-        w.norm(key + "out_layers.0", n_out)
-        w.conv(key + "out_layers.3", n_out, n_out, gain=0.5)
-        if n_in != n_out:
-            w.conv(key + "skip_connection", n_out, n_in, k=1)
-
-    def transformer(key, c):
-        w.norm(key + "norm", c)
-        w.conv(key + "proj_in", c, c, k=1)
-        block = key + "transformer_blocks.0."
-        for attn, kv in (("attn1", c), ("attn2", context)):
-            w.linear(block + attn + ".to_q", c, c, bias=False)
-            w.linear(block + attn + ".to_k", c, kv, bias=False)
-            w.linear(block + attn + ".to_v", c, kv, bias=False)
-            w.linear(block + attn + ".to_out.0", c, c)
-        w.linear(block + "ff.net.0.proj", c * 8, c)
-        w.linear(block + "ff.net.2", c, c * 4)
-        for n in ("norm1", "norm2", "norm3"):
-            w.norm(block + n, c)
-        w.conv(key + "proj_out", c, c, k=1, gain=0.5)
-
     w.linear(root + "time_embed.0", emb, width)
     w.linear(root + "time_embed.2", emb, emb)
     w.conv(root + "input_blocks.0.0", width, 4)
-    res_block(root + "input_blocks.1.0.", width, width)
-    transformer(root + "input_blocks.1.1.", width)
-    res_block(root + "middle_block.0.", width, width)
-    transformer(root + "middle_block.1.", width)
-    res_block(root + "middle_block.2.", width, width)
+    _res_block(w, root + "input_blocks.1.0.", width, width, emb)
+    _transformer(w, root + "input_blocks.1.1.", width, context)
+    _res_block(w, root + "middle_block.0.", width, width, emb)
+    _transformer(w, root + "middle_block.1.", width, context)
+    _res_block(w, root + "middle_block.2.", width, width, emb)
+
+
+def add_unet(w: Weights, root="model.diffusion_model.", width=320, context=768):
+    """One level, one res block, depth-1 transformers: the smallest UNet ComfyUI detects as SD1.5."""
+    add_unet_encoder(w, root, width, context)
     for i in range(2):  # one res block + one skip per level on the way up
-        res_block(root + f"output_blocks.{i}.0.", width * 2, width)
-        transformer(root + f"output_blocks.{i}.1.", width)
+        _res_block(w, root + f"output_blocks.{i}.0.", width * 2, width, width * 4)
+        _transformer(w, root + f"output_blocks.{i}.1.", width, context)
     w.norm(root + "out.0", width)
     w.conv(root + "out.2", 4, width)
+
+
+def add_controlnet(w: Weights, width=320, context=768):
+    """comfy/cldm/cldm.py ControlNet for the tiny UNet: its encoder, a zero conv per input block and the middle."""
+    add_unet_encoder(w, "", width, context)
+    hint = [(3, 16), (16, 16), (16, 32), (32, 32), (32, 96), (96, 96), (96, 256), (256, width)]
+    for i, (n_in, n_out) in enumerate(hint):
+        w.conv(f"input_hint_block.{i * 2}", n_out, n_in)
+    for i in range(2):
+        w.conv(f"zero_convs.{i}.0", width, width, k=1)
+    w.conv("middle_block_out.0", width, width, k=1)
 
 
 def add_clip_l(w: Weights, root="cond_stage_model.transformer.text_model.", dim=768, layers=12, inner=3072):
@@ -154,6 +182,34 @@ def write_checkpoint(path: Path, seed: int = 0) -> None:
     save_file(w.tensors, str(path), metadata={"note": "random weights for artfarm tests", "seed": str(seed)})
 
 
+def write_lora(path: Path, seed: int, rank: int = 4, width=320, context=768, clip_dim=768, clip_layers=12) -> None:
+    """Low-rank updates for every attention projection of the tiny UNet and every CLIP layer."""
+    w = Weights(seed)
+
+    def pair(key, n_out, n_in):
+        w.linear(key + ".lora_down", rank, n_in, bias=False)
+        w.linear(key + ".lora_up", n_out, rank, bias=False, std=0.5 / math.sqrt(rank))
+        w.tensors[key + ".alpha"] = torch.tensor(float(rank), dtype=w.dtype)
+
+    for block in UNET_TRANSFORMERS:
+        for attn, kv in (("attn1", width), ("attn2", context)):
+            base = "lora_unet_" + (block + "transformer_blocks.0." + attn).replace(".", "_")
+            pair(base + "_to_q", width, width)
+            pair(base + "_to_k", width, kv)
+            pair(base + "_to_v", width, kv)
+            pair(base + "_to_out_0", width, width)
+    for i in range(clip_layers):
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            pair(f"lora_te_text_model_encoder_layers_{i}_self_attn_{proj}", clip_dim, clip_dim)
+    save_file(w.tensors, str(path), metadata={"note": "random LoRA for artfarm tests", "seed": str(seed)})
+
+
+def write_controlnet(path: Path, seed: int = 3) -> None:
+    w = Weights(seed)
+    add_controlnet(w)
+    save_file(w.tensors, str(path), metadata={"note": "random ControlNet for artfarm tests", "seed": str(seed)})
+
+
 def write_upscaler(path: Path, filters: int = 16, blocks: int = 1, scale: int = 2) -> None:
     from spandrel.architectures.ESRGAN import ESRGAN
 
@@ -164,9 +220,13 @@ def write_upscaler(path: Path, filters: int = 16, blocks: int = 1, scale: int = 
 
 def write_all(out_dir: Path) -> None:
     ckpts, upscalers = out_dir / "checkpoints", out_dir / "upscale_models"
-    ckpts.mkdir(parents=True, exist_ok=True)
-    upscalers.mkdir(parents=True, exist_ok=True)
-    for path, write in ((ckpts / CHECKPOINT, write_checkpoint), (upscalers / UPSCALER, write_upscaler)):
+    loras, controlnets = out_dir / "loras", out_dir / "controlnet"
+    for folder in (ckpts, upscalers, loras, controlnets):
+        folder.mkdir(parents=True, exist_ok=True)
+    writers = [(ckpts / CHECKPOINT, write_checkpoint), (upscalers / UPSCALER, write_upscaler),
+               (controlnets / CONTROLNET, write_controlnet)]
+    writers += [(loras / name, lambda p, seed=seed: write_lora(p, seed)) for name, seed in LORAS.items()]
+    for path, write in writers:
         tmp = path.with_suffix(".tmp")
         write(tmp)
         tmp.replace(path)

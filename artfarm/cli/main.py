@@ -29,6 +29,7 @@ COMMANDS = [
     "status",
     "review",
     "doctor",
+    "graph",
     "mcp",
     "adopt",
 ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import re
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from artfarm.comfyui.client import ComfyClient
 from artfarm.comfyui.errors import NodeProblem
+from artfarm.comfyui.model_files import KIND_FOLDER, ModelFileUse, missing_files, server_files
 from artfarm.comfyui.templates import TEMPLATE_NAMES, Template, load_template
 from artfarm.comfyui.validate import check_graph, combo_options
 from artfarm.errors import ServiceError
@@ -45,6 +47,14 @@ class PinCheck(_Report):
     available: list[str] = Field(default_factory=list)
 
 
+class ModelFileCheck(_Report):
+    kind: str
+    file: str
+    pages: list[int]
+    ok: bool
+    message: str
+
+
 class ServerReport(_Report):
     url: str
     reachable: bool
@@ -60,9 +70,11 @@ class ServerReport(_Report):
     pins: list[PinCheck] = Field(default_factory=list)
     shares_device_with: list[str] = Field(default_factory=list,
                                           description="Other URLs on the same host reporting the same device name and memory.")
+    model_files: list[ModelFileCheck] = Field(default_factory=list, description="LoRA and ControlNet files the book's pages load.")
 
 
-def diagnose(client: ComfyClient, pins: ModelPins | None, templates: list[Template] | None = None) -> ServerReport:
+def diagnose(client: ComfyClient, pins: ModelPins | None, templates: list[Template] | None = None,
+             files: list[ModelFileUse] | None = None) -> ServerReport:
     report = ServerReport(url=client.base_url, reachable=False)
     try:
         stats = client.system_stats()
@@ -95,8 +107,37 @@ def diagnose(client: ComfyClient, pins: ModelPins | None, templates: list[Templa
                 report.pins.append(PinCheck(pin=pin, value=value, ok=False, available=available,
                                             message=f"the server has no {value!r}: put the file in its models folder, "
                                                     f"or pin one it has"))
-    report.ok = all(t.ok for t in report.templates) and all(p.ok for p in report.pins)
+    for use in files or []:
+        ok = not missing_files(object_info, [(use.kind, use.file)])
+        pages = ", ".join(map(str, use.pages))
+        report.model_files.append(ModelFileCheck(
+            kind=use.kind, file=use.file, pages=use.pages, ok=ok,
+            message=f"on the server (pages {pages})" if ok else
+            f"the server has no {use.kind} {use.file!r}, which page(s) {pages} load: put it in ComfyUI's "
+            f"{KIND_FOLDER[use.kind]} folder or name one it has ({', '.join(server_files(object_info, use.kind)) or 'none'})"))
+    report.ok = all(t.ok for t in report.templates) and all(p.ok for p in report.pins) and all(m.ok for m in report.model_files)
     return report
+
+
+def family_warnings(pins: ModelPins) -> list[str]:
+    """A checkpoint whose name suggests the other family than models.family (SDXL conditioning on SD1.5 or back)."""
+    out = []
+    for pin in ("draft_checkpoint", "final_checkpoint"):
+        name = getattr(pins, pin)
+        suggested = _family_of_name(name) if name else None
+        if suggested is not None and suggested != pins.family:
+            out.append(f"models.{pin} = {name} looks like an {suggested} checkpoint but models.family is {pins.family}: "
+                       f"set models.family: {suggested} if it is (the text conditioning differs)")
+    return out
+
+
+def _family_of_name(name: str) -> str | None:
+    lowered = name.lower()
+    if re.search(r"xl|pony|illustrious", lowered):
+        return "sdxl"
+    if re.search(r"sd-?1[._-]?5|v1-5|sd15", lowered):
+        return "sd15"
+    return None
 
 
 def mark_shared_devices(servers: list[ServerReport]) -> None:
@@ -149,6 +190,7 @@ def render_servers(servers: list[ServerReport]) -> list[str]:
             lines.append(f"  models.{p.pin} = {p.value or '(unset)'}: {mark}: {p.message}")
             if not p.ok and p.available:
                 lines.append(f"    the server has: {', '.join(p.available)}")
+        lines += [f"  {m.kind} {m.file}: {'ok' if m.ok else 'PROBLEM'}: {m.message}" for m in s.model_files]
     return lines
 
 

@@ -9,6 +9,8 @@
     └── WorkflowRejected        POST /prompt said 400, or artfarm's own check against /object_info failed;
                                 exit 2 when every problem is a bad value (a model pin or LoRA the server
                                 does not have, a number out of range): the input is wrong, not the server
+    BadInputError (exit 2)
+    └── MissingModelFile        a LoRA or ControlNet the book names is not in the server's lists
     RunError (exit 1)
     ├── ExecutionFailed         a node raised while running (node id, type, exception)
     │   └── OutOfMemory         ... and the exception is the device running out of memory
@@ -22,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from artfarm import errors
-from artfarm.errors import RunError, ServiceError
+from artfarm.errors import BadInputError, RunError, ServiceError
 
 
 class NodeProblem(BaseModel):
@@ -110,3 +112,7 @@ class OutOfMemory(ExecutionFailed):
 
 class Interrupted(errors.Interrupted):
     """ComfyUI stopped the run (our /interrupt, or another client's)."""
+
+
+class MissingModelFile(BadInputError):
+    """The book names a model file (LoRA, ControlNet) the server does not list: the page fails with exit 2."""

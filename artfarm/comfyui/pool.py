@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
-from artfarm.comfyui.errors import ComfyUIUnreachable, OutOfMemory, WorkflowRejected
+from artfarm.comfyui.errors import ComfyUIUnreachable, MissingModelFile, OutOfMemory, WorkflowRejected
 from artfarm.errors import ArtfarmError
 
 T = TypeVar("T")
@@ -49,6 +49,8 @@ def moves_elsewhere(error: BaseException) -> str | None:
         return "unreachable"
     if isinstance(error, OutOfMemory):
         return "out_of_memory"
+    if isinstance(error, MissingModelFile):
+        return "model_missing"
     if isinstance(error, WorkflowRejected) and any(p.type == "value_not_in_list" and p.input in MODEL_INPUTS
                                                    for p in error.problems):
         return "model_missing"

@@ -24,9 +24,9 @@ from artfarm.comfyui.insert.loras import insert_loras
 from artfarm.comfyui.insert.sdxl import insert_sdxl_conditioning
 from artfarm.comfyui.insert.tiles import POLISH_PARAMS, Polish, apply_polish, model_scale
 from artfarm.comfyui.templates import Template
-from artfarm.images import image_size, load_image
 from artfarm.errors import BadInputError
 from artfarm.fsio import sha256_bytes
+from artfarm.images import image_size, load_image
 from artfarm.render.modelparams import MODEL_PARAMS, ModelParams
 
 PLACEHOLDER_PREFIX = "PLACEHOLDER-not-made-yet"
@@ -111,7 +111,7 @@ def prepare_job(template: Template, params: dict[str, Any], *, where: str, missi
     polish = Polish.from_params(params) if template.decl.stage == "upscale" else None
     uploads, placeholders = _plan_uploads(template, values, missing_ok)
     image = next((u for u in uploads if u.param == "image" and not u.missing), None)
-    input_size = image_size(image.data, where=str(image.source)) if polish is not None and image is not None else None
+    input_size = image_size(image.source) if polish is not None and image is not None else None
     placeholders = [*(notes or []), *placeholders]
     for upload in uploads:
         values[upload.param] = upload.server_name
@@ -147,7 +147,7 @@ def _plan_uploads(template: Template, values: dict[str, Any], missing_ok: bool) 
                 uploads[name] = _placeholder(name, "mask", path, decl.onto)
                 notes.append(f"{name}: cannot be made before its image exists; the graph names it {uploads[name].server_name}")
                 continue
-            alpha = mask_as_alpha(data, image_size(image.data, where=str(image.source)), where=str(path))
+            alpha = mask_as_alpha(load_image(path, what="mask"), image_size(image.source))
             uploads[name] = PlannedUpload(param=name, kind="mask", source=path, data=alpha, onto=decl.onto,
                                           filename=mask_upload_name(alpha, image.filename))
     return list(uploads.values()), notes
@@ -158,10 +158,10 @@ def _placeholder(param: str, kind: Literal["image", "mask"], source: Path, onto:
                          subfolder=PLACEHOLDER_PREFIX, filename=f"{param}{source.suffix or '.png'}")
 
 
-def mask_as_alpha(mask: bytes, size: tuple[int, int], *, where: str) -> bytes:
+def mask_as_alpha(mask: Image.Image, size: tuple[int, int]) -> bytes:
     """An artfarm mask (white = repaint, red channel) as the RGBA PNG ``/upload/mask`` wants:
     alpha 0 where to repaint, at the size of the image it masks (the server needs equal sizes)."""
-    red = load_image(mask, what="mask", mode="RGB", where=where).getchannel("R")
+    red = mask.convert("RGB").getchannel("R")
     if red.size != size:
         red = red.resize(size, Image.Resampling.BILINEAR)
     rgba = Image.new("RGBA", size, (0, 0, 0, 255))

@@ -12,6 +12,7 @@ from artfarm.models.base import HexColour, Identifier, NonBlankStr, StrictModel
 Placement = Literal["top", "bottom", "left", "right", "auto"]
 ArtFrame = Literal["full-bleed", "framed"]
 Paper = Literal["white", "cream", "premium-color"]
+Family = Literal["sd15", "sdxl"]
 Printer = Literal["generic", "kdp", "ingramspark"]  # profiles in artfarm/layout/data/printers.yaml
 
 TRIM_PRESETS = {"8.5x8.5": (8.5, 8.5), "8x10": (8.0, 10.0), "8.5x11": (8.5, 11.0), "10x8": (10.0, 8.0)}
@@ -61,7 +62,29 @@ class ModelPins(StrictModel):
     draft_checkpoint: str | None = None
     final_checkpoint: str | None = None
     upscale_model: str | None = None
+    controlnet: str | None = Field(None, description="A ControlNet file (the server's models/controlnet); the stages in "
+                                                     "render.control.stages then follow the selected composition.")
+    family: Family = Field("sd15", description="How the checkpoints are conditioned: sd15 (CLIPTextEncode) or sdxl "
+                                               "(CLIPTextEncodeSDXL with the stage's size).")
     vlm: str = "qwen2.5vl:7b"
+
+
+class ControlSettings(StrictModel):
+    """How the pinned ControlNet (models.controlnet) holds the composition the review chose."""
+
+    preprocessor: Literal["canny", "none"] = Field("canny", description="canny: edges made in the graph by the core "
+                                                                        "Canny node; none: the image itself.")
+    strength: float = Field(0.6, ge=0, le=2)
+    start: float = Field(0.0, ge=0, le=1, description="Fraction of the sampling steps where the guide starts.")
+    end: float = Field(1.0, ge=0, le=1, description="Fraction of the sampling steps where it stops.")
+    stages: list[Literal["refine", "inpaint", "upscale"]] = Field(default_factory=lambda: ["refine", "upscale"], min_length=1,
+                                                                  description="The stages whose graphs get the ControlNet.")
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> ControlSettings:
+        if self.start > self.end:
+            raise ValueError(f"start ({self.start}) must not be after end ({self.end})")
+        return self
 
 
 class ReviewSettings(StrictModel):
@@ -102,6 +125,7 @@ class RenderDefaults(StrictModel):
     ollama_url: str | None = None
     jobs: int | None = Field(None, ge=1, le=64)
     draft_count: int = Field(8, ge=1, le=16)
+    control: ControlSettings | None = Field(None, description="ControlNet guidance; needs models.controlnet.")
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     upscale: UpscaleSettings = Field(default_factory=UpscaleSettings)
 
@@ -140,6 +164,13 @@ class Book(StrictModel):
     render: RenderDefaults = Field(default_factory=RenderDefaults)
     cover: Cover = Field(default_factory=Cover)
     pages: list[PageEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _control_needs_a_controlnet(self) -> Book:
+        if self.render.control is not None and not self.models.controlnet:
+            raise ValueError("render.control is set but models.controlnet names no ControlNet file; pin one "
+                             "(e.g. models.controlnet: control_v11p_sd15_canny.safetensors) or remove render.control")
+        return self
 
     def page_numbers(self) -> list[int]:
         return [p.page for p in self.pages]

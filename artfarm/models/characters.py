@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from artfarm.models.base import BookPath, Identifier, NonBlankStr, StrictModel
+from artfarm.models.lora import Lora
 
 
 class Character(StrictModel):
@@ -12,6 +13,8 @@ class Character(StrictModel):
     name: NonBlankStr
     look: NonBlankStr = Field(description="Prompt fragment describing the character's look; used verbatim.")
     refs: list[BookPath] = Field(default_factory=list)
+    lora: Lora | None = Field(None, description="Loaded (after the style pack's) on pages whose RenderSpec lists this "
+                                                "character; its trigger words join the character's prompt fragment.")
 
 
 class CharacterBible(StrictModel):

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from artfarm.models.base import HexColour, Identifier, NonBlankStr, StrictModel
-
-
-class Lora(StrictModel):
-    file: NonBlankStr
-    strength: float = Field(0.8, ge=-4, le=4)
-    trigger_words: list[str] = Field(default_factory=list)
+from artfarm.models.base import HexColour, Identifier, StrictModel
+from artfarm.models.lora import Lora
 
 
 class SamplerDefaults(StrictModel):
@@ -48,5 +43,5 @@ class StylePack(StrictModel):
     positive: list[str] = Field(default_factory=list, description="Prompt terms added to every page, in order.")
     negative: list[str] = Field(default_factory=list)
     palette: dict[str, HexColour] = Field(default_factory=dict, description="Named colours, e.g. honey: '#F2C14E'.")
-    loras: list[Lora] = Field(default_factory=list)
+    loras: list[Lora] = Field(default_factory=list, description="Loaded in order by every render stage, before any character's.")
     tiers: Tiers

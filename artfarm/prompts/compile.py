@@ -64,7 +64,7 @@ def compile_prompt(spec: RenderSpec, bible: CharacterBible, pack: StylePack) -> 
     people = bible.by_id()
     for cast in spec.characters:
         who = people.get(cast.id)
-        described = f"{who.name}, {who.look}" if who else cast.id
+        described = ", ".join([who.name, who.look, *(who.lora.trigger_words if who.lora else [])]) if who else cast.id
         details = ", ".join(x for x in (cast.pose, cast.emotion) if x.strip())
         positive.append(f"{described}, {details}" if details else described)
     if spec.characters and not any(constraint_count(rule) is not None for rule in spec.constraints):

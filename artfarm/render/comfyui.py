@@ -17,7 +17,8 @@ from typing import Any, Callable
 
 from artfarm.comfyui.api import FileRef
 from artfarm.comfyui.client import Cancellation, ComfyClient, RunProgress
-from artfarm.comfyui.errors import ComfyUIProtocolError
+from artfarm.comfyui.errors import ComfyUIProtocolError, MissingModelFile
+from artfarm.comfyui.model_files import KIND_FOLDER, missing_files, server_files
 from artfarm.comfyui.pool import ServerPool
 from artfarm.comfyui.prepare import PreparedJob, prepare_job
 from artfarm.comfyui.runner import JobResult, run_job
@@ -78,6 +79,7 @@ class ComfyUIRenderer:
 
         def on_server(index: int, can_move: bool) -> JobResult:
             client = self._clients[index]
+            _check_model_files(client, job)
             return run_job(client, template, job.values, out_dir=request.out_dir, stem=request.filename_stem,
                            progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
                            cancel=self._cancel, build=job.build, prepare=lambda: _upload(client, job),
@@ -122,6 +124,25 @@ class ComfyUIRenderer:
             values.setdefault("height", height * 2)
         return values
 
+
+
+def _check_model_files(client: ComfyClient, job: PreparedJob) -> None:
+    """A LoRA or ControlNet the server lacks is the book's mistake (exit 2, the page fails), named plainly;
+    the pool tries another server once, which may have it."""
+    wanted = [("lora", lora.file) for lora in job.model.loras] + ([("controlnet", job.model.control.model)]
+                                                                 if job.model.control else [])
+    if not wanted or not missing_files(client.object_info(), wanted):
+        return
+    missing = missing_files(client.object_info(refresh=True), wanted)  # it may have gained the file since
+    if missing:
+        kind, file = missing[0]
+        offered = server_files(client.object_info(), kind)
+        raise MissingModelFile(f"{job.where}: the server has no {kind} {file!r}" + (f" ({len(missing)} file(s) missing: "
+                            + ", ".join(f for _, f in missing) + ")" if len(missing) > 1 else ""),
+                            where=client.base_url,
+                            fix=f"put {file} in ComfyUI's {KIND_FOLDER[kind]} folder, or name one it has "
+                                f"({', '.join(offered) or 'none'}) in the style pack, bible/characters.yaml or book.yaml; "
+                                "`artfarm doctor BOOK` lists every page's files")
 
 
 def _upload(client: ComfyClient, job: PreparedJob) -> None:

@@ -28,6 +28,7 @@ from artfarm.fsio import atomic_write_bytes
 from artfarm.images import load_image
 from artfarm.errors import BadInputError, Interrupted, RunError
 from artfarm.models.renderspec import RenderSpec
+from artfarm.render.modelparams import ModelParams
 from artfarm.render.base import ModelUse, ProgressEvent, ProgressFn, RenderedImage, RenderRequest, RenderResult, Stage
 
 PROOF_VERSION = 2  # bump when the drawing changes: it is part of every proof cache key
@@ -83,6 +84,8 @@ class ProofRenderer:
             raise BadInputError(f"page {request.page} has no valid RenderSpec", where=f"page {request.page}",
                                 fix=f"run `artfarm validate {self.book.id}`")
         params = request.params
+        model = ModelParams.from_params(params)
+        label = proof_label(model)
         images: list[RenderedImage] = []
         if request.stage == "draft":
             count = int(params.get("batch", 1))
@@ -91,6 +94,8 @@ class ProofRenderer:
                 seed = int(params["seed"]) + index
                 art = draw_storyboard(spec, self._palette(spec), self._names(), (int(params["width"]), int(params["height"])),
                                       seed, index)
+                if label:
+                    art = stamp(art, f"PROOF - {label}")
                 images.append(self._save(art, request, index, seed))
                 _tell(progress, request, index + 1, count)
         else:
@@ -102,11 +107,11 @@ class ProofRenderer:
                 art = inpaint(source, _open(params, "mask", request).convert("L"), self._palette(spec), int(params["seed"]))
             else:
                 art = upscale(source)
-            art = stamp(art, f"PROOF - {request.stage} - seed {params.get('seed')}")
+            art = stamp(art, " - ".join(["PROOF", request.stage, f"seed {params.get('seed')}", *([label] if label else [])]))
             images.append(self._save(art, request, 0, params.get("seed")))
             _tell(progress, request, 1, 1)
         return RenderResult(images=images, workflow=None, server="proof (in-process)", prompt_id=None,
-                            models=[ModelUse(name=f"proof-v{PROOF_VERSION}")])
+                            models=[ModelUse(name=f"proof-v{PROOF_VERSION}"), *(ModelUse(name=f) for f in model.files())])
 
     def _palette(self, spec: RenderSpec) -> list[tuple[int, int, int]]:
         pack = self.book.style_packs.get(spec.style_pack)
@@ -208,6 +213,16 @@ def upscale(image: Image.Image) -> Image.Image:
     art = image.convert("RGB")
     art = art.resize((art.width * 2, art.height * 2), Image.Resampling.LANCZOS)
     return art.filter(ImageFilter.UnsharpMask(radius=2, percent=60, threshold=3))
+
+
+def proof_label(model: ModelParams) -> str:
+    """What a real render would load that a proof cannot show: named on the art (and in stage.json's models)."""
+    parts = [f"lora {lora.file} {lora.strength:g}/{lora.strength_clip:g}" for lora in model.loras]
+    if model.control is not None:
+        parts.append(f"controlnet {model.control.model} ({model.control.preprocessor} {model.control.strength:g})")
+    if model.family != "sd15":
+        parts.append(model.family)
+    return ", ".join(parts)
 
 
 def stamp(image: Image.Image, text: str) -> Image.Image:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from artfarm.pipeline.context import PageContext
+from artfarm.pipeline.identity import identity_params
 from artfarm.pipeline.sizes import draft_size, print_px
 from artfarm.pipeline.stage import RenderStage
 
@@ -23,5 +24,6 @@ class DraftStage(RenderStage):
                       checkpoint=ctx.book.book.models.draft_checkpoint)
         params["sampler"] = over.sampler or params["sampler"]
         params["scheduler"] = over.scheduler or params["scheduler"]
+        params.update(identity_params(ctx, self.name))
         return params
 

@@ -24,6 +24,7 @@ from artfarm.models.review import Defect, ReviewRecord
 from artfarm.pipeline.keys import changed_inputs, key_inputs_with_version
 from artfarm.pipeline.records import describe_output, log, now_iso, read_record, write_json_beside
 from artfarm.pipeline.context import PageContext, Plan, Verdict, clear_stage_dir, relative_params, render_job
+from artfarm.pipeline.identity import identity_params
 from artfarm.pipeline.stage import RenderStage
 from artfarm.review.agent import AgentReviewer
 from artfarm.review.base import Reviewer
@@ -59,6 +60,7 @@ class InpaintStage(RenderStage):
         models = ctx.book.book.models
         params.update(seed=self.locked_seed(ctx), checkpoint=models.final_checkpoint or models.draft_checkpoint,
                       image=ctx.input_image(self.name))
+        params.update(identity_params(ctx, self.name))
         return params
 
     def defects(self, ctx: PageContext, image: Path) -> list[Defect]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from artfarm.pipeline.context import PageContext
+from artfarm.pipeline.identity import identity_params
 from artfarm.pipeline.sizes import half_print, print_px
 from artfarm.pipeline.stage import RenderStage
 
@@ -20,5 +21,6 @@ class RefineStage(RenderStage):
         params.update(seed=self.locked_seed(ctx), denoise=over.denoise if over.denoise is not None else ctx.pack.pack.tiers.final.denoise,
                       width=width, height=height,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint, image=ctx.input_image(self.name))
+        params.update(identity_params(ctx, self.name))
         return params
 

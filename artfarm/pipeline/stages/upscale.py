@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from artfarm.pipeline.context import PageContext
+from artfarm.pipeline.identity import identity_params
 from artfarm.pipeline.stage import RenderStage
 
 DEFAULT_UPSCALE_DENOISE = 0.2
@@ -24,5 +25,6 @@ class UpscaleStage(RenderStage):
                       checkpoint=models.final_checkpoint or models.draft_checkpoint,
                       upscale_model=models.upscale_model, image=ctx.input_image(self.name),
                       polish=book.polish, tile=book.tile, overlap=book.overlap)
+        params.update(identity_params(ctx, self.name))
         return params
 
