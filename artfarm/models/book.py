@@ -100,7 +100,8 @@ class UpscalePolish(StrictModel):
         "tiled", description="tiled: low-denoise sampling in overlapping tiles at the model's native size; whole: the "
                              "image in one piece; none: the upscale model alone (fastest).")
     tile: int | None = Field(None, ge=256, le=4096, multiple_of=8,
-                             description="Tile side in pixels; default the model's native size (SD1.5 768, SDXL 1024).")
+                             description="Tile side in pixels; default the style pack's final tier size "
+                                                                 "(width x height as one square: the model's native size).")
     overlap: int | None = Field(None, ge=16, le=1024, description="Pixels neighbouring tiles share and blend; default tile / 8; "
                                                                    "at most half the tile.")
 

@@ -24,7 +24,8 @@ class DraftTier(SamplerDefaults):
 
 class FinalTier(SamplerDefaults):
     """Refine, inpaint and the print upscale's polish. Refine works at half the print size (so the 2x upscale
-    meets it), and the polish in tiles of ``width`` x ``height``: the model's native size."""
+    meets it); ``width`` x ``height`` is the final model's native size, which the tiled polish's tiles take
+    (as a square of the same area) unless book.yaml render.upscale.tile says otherwise."""
 
     width: int = Field(ge=64, le=4096, multiple_of=8)
     height: int = Field(ge=64, le=4096, multiple_of=8)

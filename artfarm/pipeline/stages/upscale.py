@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from artfarm.models.stylepack import FinalTier
 from artfarm.pipeline.context import PageContext
 from artfarm.pipeline.identity import identity_params
 from artfarm.pipeline.stage import RenderStage
@@ -24,7 +26,12 @@ class UpscaleStage(RenderStage):
         params.update(seed=self.locked_seed(ctx), denoise=denoise,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint,
                       upscale_model=models.upscale_model, image=ctx.input_image(self.name),
-                      polish=book.polish, tile=book.tile, overlap=book.overlap)
+                      polish=book.polish, tile=book.tile or native_tile(ctx.pack.pack.tiers.final), overlap=book.overlap)
         params.update(identity_params(ctx, self.name))
         return params
+
+
+def native_tile(tier: FinalTier) -> int:
+    """A square tile with the pixel count of the final tier's working size (the model's native size)."""
+    return max(256, round(math.sqrt(tier.width * tier.height) / 8) * 8)
 
