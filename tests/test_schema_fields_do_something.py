@@ -23,7 +23,8 @@ import yaml
 from pydantic import BaseModel
 from pypdf import PdfReader
 
-from artfarm.book.loader import inspect_book, load_book
+from artfarm.book.loader import load_book
+from artfarm.book.validation import validate_book
 from artfarm.errors import ArtfarmError
 from artfarm.layout.export import export_pdf
 from artfarm.models.book import Book
@@ -66,14 +67,18 @@ def base_pack() -> dict:
 
 BASE_BOOK = {
     "title": "Fields", "subtitle": "A test", "author": "F. Ield", "language": "en", "style_pack": "localpack",
-    "layout": {"trim": "3x3", "bleed_in": 0.125, "typography": {"size_pt": 9, "leading_pt": 11, "min_size_pt": 6}},
-    "models": {"draft_checkpoint": "d.safetensors", "final_checkpoint": "f.safetensors", "upscale_model": "x2.pth"},
+    "layout": {"trim": "3x3", "bleed_in": 0.125, "typography": {"size_pt": 9, "leading_pt": 11, "min_size_pt": 6,
+                                                                  "fallback_fonts": ["NotoSansHebrew"]}},
+    "models": {"draft_checkpoint": "d.safetensors", "final_checkpoint": "f.safetensors", "upscale_model": "x2.pth",
+               "controlnet": "cn.safetensors"},
+    "render": {"control": {"stages": ["refine"]}},
     "cover": {"back_text": "The back.", "spine_text": "Fields"},
     "pages": [{"page": 1, "text": "One bear.", "placement": "top", "art": "framed"},
-              {"page": 2, "text": "Two bears and a long sentence that has to shrink to fit its box."}],
+              {"page": 2, "text": "Two bears (שלום) and a long sentence that has to shrink to fit its box."}],
 }
 BASE_CHARACTERS = {"characters": [
-    {"id": "bear", "name": "Bruno", "look": "big brown bear", "refs": ["bible/character_refs/bear/front.png"]},
+    {"id": "bear", "name": "Bruno", "look": "big brown bear", "refs": ["bible/character_refs/bear/front.png"],
+     "lora": {"file": "bruno.safetensors", "strength": 0.8, "trigger_words": ["brunobear"]}},
     {"id": "ginger", "name": "Ginger", "look": "gingerbread boy", "refs": ["bible/character_refs/ginger/front.png"]},
 ]}
 
@@ -144,9 +149,7 @@ def review_inputs(book_dir: Path) -> Any:
 def layout_inputs(book_dir: Path) -> Any:
     """Every layout decision (layout.json), the PDF's metadata, and the cover of a thick book (spine text)."""
     from artfarm.layout.coverplan import plan_cover
-    from artfarm.layout.export import _art_sources, _palette
-    from artfarm.layout.fonts import load_fonts
-    from artfarm.layout.plan import PlanContext
+    from tests.layout.conftest import plan_context
 
     try:
         report = export_pdf(book_dir, placeholders=True, force=True)
@@ -154,9 +157,7 @@ def layout_inputs(book_dir: Path) -> Any:
         return {"failed": str(failed)}
     record = json.loads((book_dir / "layout/layout.json").read_text())
     meta = PdfReader(book_dir / report.outputs[-1].file).metadata
-    loaded = load_book(book_dir)
-    ctx = PlanContext(book=loaded.book, book_dir=loaded.root, fonts=load_fonts(loaded.book.layout.typography.font, loaded.root),
-                      palette=_palette(loaded), sources=_art_sources(loaded, True))
+    ctx = plan_context(book_dir, load_book(book_dir).book.layout.printer)
     thick = plan_cover(ctx, 200).model_dump(mode="json")
     return {"pages": record["pages"], "cover": record["cover"], "palette": ctx.palette, "thick_cover": thick,
             "meta": {k: str(v) for k, v in (meta or {}).items() if k != "/CreationDate" and k != "/ModDate"},
@@ -174,7 +175,7 @@ def key_of(book_dir: Path) -> Any:
 
 
 def validate_errors(book_dir: Path) -> Any:
-    return sorted(f.message for f in inspect_book(book_dir)[1] if f.severity == "error")
+    return sorted(f.message for f in validate_book(book_dir).findings if f.severity == "error")
 
 
 OBSERVERS: dict[str, Callable[[Path], Any]] = {"render": render_inputs, "review": review_inputs, "layout": layout_inputs,
@@ -220,6 +221,16 @@ MUTATIONS: dict[tuple[str, str], tuple[str, str, Callable[[dict], None]]] = {
     ("book", "models.final_checkpoint"): ("book", "render", at("models.final_checkpoint", "other.safetensors")),
     ("book", "models.upscale_model"): ("book", "render", at("models.upscale_model", "4x.pth")),
     ("book", "models.vlm"): ("book", "review", at("models.vlm", "llava:13b")),
+    ("book", "models.controlnet"): ("book", "render", at("models.controlnet", "other-cn.safetensors")),
+    ("book", "models.family"): ("book", "render", at("models.family", "sdxl")),
+    ("book", "render.control.preprocessor"): ("book", "render", at("render.control.preprocessor", "none")),
+    ("book", "render.control.strength"): ("book", "render", at("render.control.strength", 0.9)),
+    ("book", "render.control.start"): ("book", "render", at("render.control.start", 0.2)),
+    ("book", "render.control.end"): ("book", "render", at("render.control.end", 0.8)),
+    ("book", "render.control.stages"): ("book", "render", at("render.control.stages", ["upscale"])),
+    ("book", "layout.printer"): ("book", "layout", at("layout.printer", "kdp")),
+    # page 2's Hebrew needs the fallback font: without it, validate names the missing glyphs
+    ("book", "layout.typography.fallback_fonts"): ("book", "validate", at("layout.typography.fallback_fonts", [])),
     ("book", "pages.page"): ("book", "validate", at("pages[1].page", 3)),
     ("book", "pages.text"): ("book", "layout", at("pages[0].text", "Three bears.")),
     ("book", "pages.placement"): ("book", "layout", at("pages[0].placement", "bottom")),
@@ -246,6 +257,10 @@ MUTATIONS: dict[tuple[str, str], tuple[str, str, Callable[[dict], None]]] = {
     ("characters", "characters.id"): ("characters", "validate", at("characters[0].id", "bruno")),
     ("characters", "characters.name"): ("characters", "render", at("characters[0].name", "Barnaby")),
     ("characters", "characters.look"): ("characters", "render", at("characters[0].look", "small black bear")),
+    ("characters", "characters.lora.file"): ("characters", "render", at("characters[0].lora.file", "b2.safetensors")),
+    ("characters", "characters.lora.strength"): ("characters", "render", at("characters[0].lora.strength", 0.3)),
+    ("characters", "characters.lora.strength_clip"): ("characters", "render", at("characters[0].lora.strength_clip", 0.1)),
+    ("characters", "characters.lora.trigger_words"): ("characters", "render", at("characters[0].lora.trigger_words", ["b2"])),
     ("characters", "characters.refs"): ("characters", "review", at("characters[1].refs", ["bible/character_refs/ginger/back.png"])),
     ("pack", "name"): ("pack", "validate", at("name", "otherpack")),
     ("pack", "version"): ("pack", "keys", at("version", 2)),
@@ -254,6 +269,7 @@ MUTATIONS: dict[tuple[str, str], tuple[str, str, Callable[[dict], None]]] = {
     ("pack", "palette"): ("pack", "review", at("palette", {"ink": "#000000"})),
     ("pack", "loras.file"): ("pack", "render", at("loras[0].file", "other.safetensors")),
     ("pack", "loras.strength"): ("pack", "render", at("loras[0].strength", 0.2)),
+    ("pack", "loras.strength_clip"): ("pack", "render", at("loras[0].strength_clip", 0.2)),
     ("pack", "loras.trigger_words"): ("pack", "render", at("loras[0].trigger_words", ["otherstyle"])),
     **{("pack", f"tiers.draft.{k}"): ("pack", "render", at(f"tiers.draft.{k}", v))
        for k, v in {"steps": 3, "cfg": 2.5, "sampler": "dpmpp_2m", "scheduler": "karras", "width": 512, "height": 512}.items()},
