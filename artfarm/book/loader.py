@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from artfarm.book.files import load_model, read_data, validate_data
 from artfarm.book.paths import book_id_of, page_dir, page_dir_name, resolve_inside
 from artfarm.errors import BadInputError, ParseError, PathEscapeError, ValidationFailed
+from artfarm.families import family_info
 from artfarm.findings import Finding
 from artfarm import stylepacks
 from artfarm.models.book import Book, PageEntry
@@ -145,7 +146,8 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
         if spec is not None and not any(f.severity == "error" for f in problems):
             specs[number] = spec
             if spec.style_pack in packs:
-                problems = problems + _check_prompt_length(number, spec, characters, packs[spec.style_pack])
+                problems = problems + _check_prompt_length(number, spec, characters, packs[spec.style_pack],
+                                                           book.models.family if book else "sd15")
         if problems:
             page_findings[number] = problems
 
@@ -183,7 +185,11 @@ def load_book(book_dir: Path) -> LoadedBook:
     return loaded
 
 
-def _check_prompt_length(number: int, spec: RenderSpec, bible: CharacterBible, pack: LoadedStylePack) -> list[Finding]:
+def _check_prompt_length(number: int, spec: RenderSpec, bible: CharacterBible, pack: LoadedStylePack,
+                         family: str = "sd15") -> list[Finding]:
+    """CLIP's 75-token chunks matter to the families that read terms through CLIP alone (sd15, sdxl)."""
+    if family_info(family).prompt_style != "terms":
+        return []
     compiled = compile_prompt(spec, bible, pack.pack)
     return [Finding(severity="warning", file=f"pages/{page_dir_name(number)}/renderspec.json", message=line,
                     fix="shorten the scene, the characters' look (bible/characters.yaml) or the style pack's terms; "
