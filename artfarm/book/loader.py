@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
 
+from artfarm.book.family_checks import family_book_findings, family_page_findings
 from artfarm.book.files import load_model, read_data, validate_data
 from artfarm.book.paths import book_id_of, page_dir, page_dir_name, resolve_inside
 from artfarm.errors import BadInputError, ParseError, PathEscapeError, ValidationFailed
@@ -143,6 +144,8 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
             continue
         number = int(folder.name)
         spec, problems = _check_spec(root, book_id, number, characters, book, pack, proposed.get(number, _ON_DISK))
+        if spec is not None and book is not None:
+            problems = problems + family_page_findings(book, characters, number, spec)
         if spec is not None and not any(f.severity == "error" for f in problems):
             specs[number] = spec
             if spec.style_pack in packs:
@@ -169,6 +172,8 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
                     message=f"page {number} has a RenderSpec but is not listed in book.yaml pages",
                     fix=f"add `- page: {number}` with its text to book.yaml, or delete the folder"))
 
+    if book is not None:
+        findings += family_book_findings(book, characters, packs, specs)
     all_findings = findings + [f for n in sorted(page_findings) for f in page_findings[n]]
     if book is None:
         return None, all_findings

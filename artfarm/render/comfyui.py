@@ -12,6 +12,7 @@ another server). ``cancel()`` stops every job in flight.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -51,7 +52,7 @@ class ComfyUIRenderer:
         self._templates: dict[str, Template] = {}
         self._deadline_s = deadline_s
         self._cancel = Cancellation()
-        self._uploaded: set[tuple[str, str]] = set()  # (server, name): each picture goes to a server once per run
+        self._uploaded = _Uploaded()
 
     @property
     def servers(self) -> list[str]:
@@ -156,26 +157,37 @@ def _check_model_files(client: ComfyClient, job: PreparedJob) -> None:
                                 "`artfarm doctor BOOK` lists every page's files")
 
 
-def _upload(client: ComfyClient, job: PreparedJob, uploaded: set[tuple[str, str]]) -> None:
-    """Upload the planned files; the server must store each under the name the graph already holds.
-    A reference picture this run already gave the server (a character sheet most pages read) is not sent again."""
+class _Uploaded:
+    """Reference pictures this run gave each server: a character sheet most pages read is sent once,
+    even when several pages' jobs start at the same time."""
+
+    def __init__(self) -> None:
+        self.names: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+
+
+def _upload(client: ComfyClient, job: PreparedJob, uploaded: _Uploaded) -> None:
+    """Upload the planned files; the server must store each under the name the graph already holds."""
     refs: dict[str, FileRef] = {}
     for upload in job.uploads:
-        reference = upload.param.startswith("references[")
-        if reference and (client.base_url, upload.server_name) in uploaded:
-            refs[upload.param] = FileRef.model_validate({"name": upload.filename, "subfolder": upload.subfolder,
-                                                         "type": "input"})
+        if upload.param.startswith("references["):
+            with uploaded.lock:
+                if (client.base_url, upload.server_name) not in uploaded.names:
+                    _check_stored(client, upload, client.upload_image(upload.data, suffix=Path(upload.filename).suffix))
+                    uploaded.names.add((client.base_url, upload.server_name))
             continue
         if upload.kind == "image":
             refs[upload.param] = client.upload_image(upload.data, suffix=Path(upload.filename).suffix)
         else:
             refs[upload.param] = client.upload_mask(upload.data, refs[upload.onto or ""])
-        stored = _server_name(refs[upload.param])
-        if stored != upload.server_name:
-            raise ComfyUIProtocolError(f"uploaded {upload.server_name} but the server stored it as {stored}",
-                                       where=client.base_url, fix="check the server's input folder")
-        if reference:
-            uploaded.add((client.base_url, upload.server_name))
+        _check_stored(client, upload, refs[upload.param])
+
+
+def _check_stored(client: ComfyClient, upload, ref: FileRef) -> None:
+    stored = _server_name(ref)
+    if stored != upload.server_name:
+        raise ComfyUIProtocolError(f"uploaded {upload.server_name} but the server stored it as {stored}",
+                                   where=client.base_url, fix="check the server's input folder")
 
 
 def _server_name(ref: FileRef) -> str:
