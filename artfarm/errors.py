@@ -8,6 +8,8 @@ next. The CLI maps the class to an exit code and prints ``str(error)``; nothing 
     │   ├── ParseError           a YAML/JSON file does not parse (line and column)
     │   ├── PathEscapeError      a path leaves the book directory
     │   ├── BookNotFoundError    no book at the given id or path
+    │   ├── ImageFileError       an image in the book is unreadable, too large or of an unusable mode
+    │   ├── SymlinkRefused       a stage folder is a symlink; artfarm will not clean or write through it
     │   └── ValidationFailed     a book has findings (carries them all)
     ├── ServiceError             exit 3: ComfyUI or Ollama unreachable or refusing
     ├── RunError                 exit 1: a stage or page failed while running
@@ -56,6 +58,14 @@ class PathEscapeError(BadInputError):
 
 
 class BookNotFoundError(BadInputError):
+    pass
+
+
+class ImageFileError(BadInputError):
+    pass
+
+
+class SymlinkRefused(BadInputError):
     pass
 
 

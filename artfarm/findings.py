@@ -10,15 +10,14 @@ from pydantic import BaseModel, ConfigDict
 class Finding(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    severity: Literal["error", "warning"] = "error"
+    severity: Literal["error", "warning", "info"] = "error"  # info: a figure worth reporting (export-pdf)
     file: str
     path: str = "$"
     message: str
     fix: str | None = None
 
     def render(self) -> str:
-        tag = "error" if self.severity == "error" else "warning"
-        head = f"{tag}: {self.file} {self.path}: {self.message}"
+        head = f"{self.severity}: {self.file} {self.path}: {self.message}"
         return f"{head}\n  fix: {self.fix}" if self.fix else head
 
 

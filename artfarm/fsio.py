@@ -2,6 +2,7 @@
 
 A reader never sees half a file: data goes to a temp file in the same folder, is flushed
 to disk and then renamed over the target (``os.replace`` is atomic on one filesystem).
+The folder is synced after the rename, so a power cut cannot lose a file reported written.
 """
 
 from __future__ import annotations
@@ -55,9 +56,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        sync_dir(path.parent)
     except OSError as exc:
         raise _write_error(path, exc) from exc
     return path
+
+
+def sync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable (its entry lives in the folder, not the file)."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -119,6 +130,7 @@ def atomic_stream(path: Path) -> Iterator[BinaryIO]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        sync_dir(path.parent)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise _write_error(path, exc) from exc

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
+from artfarm.errors import ImageFileError
 from artfarm.families import family_info
+from artfarm.images import image_size
 from artfarm.models.characters import CharacterBible
 from artfarm.models.renderspec import RenderSpec
 
@@ -61,7 +61,6 @@ def scaled_size(family: str, size: tuple[int, int]) -> tuple[int, int]:
 def picture_size(path: Path) -> tuple[int, int] | None:
     """A picture's pixel size, None when it is missing or unreadable (validate reports those files)."""
     try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError):
+        return image_size(path, what="reference")
+    except ImageFileError:
         return None

@@ -4,6 +4,8 @@ Each measurement runs in a fresh child process so its peak RSS is its own. Memor
 grow with page count (art is streamed into the PDF one image at a time), so the same book is
 laid out at 8 and at 32 pages and the two peaks are printed side by side.
 
+The PDF/X row is `--printer ingramspark`: art converted to CMYK (littleCMS), read back and checked.
+
     .venv/bin/python benchmarks/bench_pdf.py [--pages 8 32] [--keep DIR]
 """
 
@@ -34,6 +36,7 @@ from artfarm.layout import export as ex
 from artfarm.layout.draw import interior_page
 from artfarm.layout.fonts import load_fonts
 from artfarm.layout.plan import PlanContext, plan_interior
+from artfarm.layout.printers import load_profile
 
 book_dir = Path({book!r})
 mode = {mode!r}
@@ -41,16 +44,18 @@ t0 = time.perf_counter()
 if mode == "interior":
     loaded = load_book(book_dir)
     fonts = load_fonts(loaded.book.layout.typography.font, loaded.root)
+    printer = load_profile("generic")
     ctx = PlanContext(book=loaded.book, book_dir=loaded.root, fonts=fonts, palette=ex._palette(loaded),
-                      sources=ex._art_sources(loaded, placeholders=False))
+                      sources=ex._art_sources(loaded, False, printer), printer=printer)
     pages = plan_interior(ctx)
     t_plan = time.perf_counter() - t0
-    meta = dict(title="t", author="a", subject="s", lang="en", font=fonts.regular.name)
+    meta = dict(title="t", author="a", subject="s", lang="en", font=fonts.regular.name,
+                print_quality=printer.interior_jpeg_quality)
     with open(book_dir / "bench_pages.pdf", "wb") as out:
         ex._write(out, meta, loaded.root, lambda c, s: [interior_page(c, s, p, "print") for p in pages])
     size = (book_dir / "bench_pages.pdf").stat().st_size
 else:
-    report = ex.export_pdf(book_dir, force=True)
+    report = ex.export_pdf(book_dir, force=True, printer="ingramspark" if mode == "pdfx" else None)
     t_plan = None
     size = sum(o.bytes for o in report.outputs)
 seconds = time.perf_counter() - t0
@@ -113,12 +118,13 @@ def main() -> None:
         peaks = {}
         for pages in args.pages:
             book_dir = make_book(root, pages, art)
-            for mode, label in (("interior", "print interior PDF"), ("export", "export-pdf (all 3)")):
+            for mode, label in (("interior", "print interior PDF"), ("export", "export-pdf (all 3)"),
+                                ("pdfx", "export-pdf PDF/X CMYK")):
                 r = measure(book_dir, mode)
                 peaks[(pages, mode)] = r["peak_mib"]
                 print(f"{pages:>5} {label:<22} {r['seconds']:>8.2f} {r['seconds'] / pages:>7.2f} {r['peak_mib']:>9.0f} {r['bytes'] / 1e6:>8.1f}")
         lo, hi = min(args.pages), max(args.pages)
-        for mode in ("interior", "export"):
+        for mode in ("interior", "export", "pdfx"):
             ratio = peaks[(hi, mode)] / peaks[(lo, mode)]
             print(f"peak memory {hi} vs {lo} pages ({mode}): x{ratio:.2f} for x{hi / lo:.0f} the pages")
     finally:

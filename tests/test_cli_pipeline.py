@@ -146,7 +146,7 @@ def test_a_page_waiting_for_an_agent_shows_waiting_under_the_books_reviewer(make
     assert [p.stages["review"] for p in pages] == ["waiting", "waiting"]
     assert "artfarm review testbook 1 --select N" in pages[0].reason["review"]
     assert pages[0].stages["refine"] == "missing"
-    (book / "pages/0002/draft/draft_00.png").write_bytes(b"changed")  # drafts no longer those under review
+    (book / "pages/0002/draft/draft_00.png").unlink()  # drafts no longer those under review (an edit would be kept)
     _, out, _ = cli(capsys, "status", "testbook", *books, "--json")
     assert [p.stages["draft"] for p in BookStatus.model_validate_json(out).pages] == ["done", "stale"]
     assert BookStatus.model_validate_json(out).pages[1].stages["review"] != "waiting"

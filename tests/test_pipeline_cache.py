@@ -109,16 +109,17 @@ def test_a_record_of_another_schema_version_is_a_miss(make_book):
     assert (1, "draft") in renderer.calls
 
 
-def test_a_modified_output_is_redone(make_book, caplog):
+def test_a_modified_output_is_a_persons_edit_and_kept(make_book, caplog):
     book = write_small_book(make_book, pages=1)
     run(book)
     final = book / "pages/0001/final/final.png"
-    final.write_bytes(final.read_bytes() + b"\0")
+    edited = final.read_bytes() + b"\0"
+    final.write_bytes(edited)
     caplog.set_level(logging.INFO, logger="artfarm.pipeline")
     summary, renderer = run(book)
-    assert renderer.calls == []
-    assert actions(summary, 1)["final"] == "ran"
-    assert "page 1 final: running (output final.png modified)" in _log(caplog)
+    assert renderer.calls == [] and final.read_bytes() == edited
+    assert actions(summary, 1)["final"] == "edited" and summary.exit_code == 0
+    assert "page 1 final: final.png edited by hand; kept" in _log(caplog)
 
 
 def test_stage_records_hold_what_design_md_promises(make_book):

@@ -105,5 +105,5 @@ def test_an_unreadable_mask_fails_the_page_with_its_name(make_book):
     book = write_small_book(make_book, pages=2, files={"pages/0001/masks/bad.png": b"not a png"})
     summary, _ = run(book, keep_going=True)
     assert {p.page: p.status for p in summary.pages} == {1: "failed", 2: "done"}
-    assert "masks/bad.png" in summary.pages[0].error and "cannot read mask image" in summary.pages[0].error
+    assert "masks/bad.png" in summary.pages[0].error and "mask is not an image" in summary.pages[0].error
     assert summary.exit_code == 2

@@ -6,6 +6,7 @@ page, so a run can fail that page alone while the rest of the book renders.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Any, Mapping
 from artfarm.book.family_checks import family_book_findings, family_page_findings
 from artfarm.book.files import load_model, read_data, validate_data
 from artfarm.book.paths import book_id_of, page_dir, page_dir_name, resolve_inside
-from artfarm.errors import BadInputError, ParseError, PathEscapeError, ValidationFailed
+from artfarm.errors import BadInputError, ImageFileError, ParseError, PathEscapeError, ValidationFailed
 from artfarm.families import family_info
 from artfarm.findings import Finding
+from artfarm.images import load_image
 from artfarm import stylepacks
 from artfarm.models.book import Book, PageEntry
 from artfarm.models.characters import CharacterBible
@@ -65,10 +67,10 @@ class LoadedBook:
         return listed | on_disk
 
     def require_spec(self, page: int) -> RenderSpec:
-        """The page's valid RenderSpec, or the error that says why there is none."""
-        if page in self.specs:
-            return self.specs[page]
+        """The page's valid RenderSpec, or the error that says why there is none (or why its files are unusable)."""
         problems = [f for f in self.page_findings.get(page, []) if f.severity == "error"]
+        if page in self.specs and not problems:
+            return self.specs[page]
         if problems:
             raise ValidationFailed(problems, where=f"page {page}")
         raise BadInputError(f"page {page} has no RenderSpec", where=str(self.page_dir(page)),
@@ -151,6 +153,7 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
             if spec.style_pack in packs:
                 problems = problems + _check_prompt_length(number, spec, characters, packs[spec.style_pack],
                                                            book.models.family if book else "sd15")
+        problems += _check_masks(root, number)
         if problems:
             page_findings[number] = problems
 
@@ -337,4 +340,46 @@ def _check_paths(root: Path, file: str, json_path: str, paths: list[str]) -> lis
         if not resolved.is_file():
             out.append(Finding(file=file, path=where, message=f"reference file '{rel}' does not exist",
                                fix="check the spelling, or add the file under the book folder"))
+            continue
+        out += _check_image(resolved, file, where, f"reference {rel!r}")
+    return out
+
+
+def _check_image(path: Path, file: str, where: str, what: str) -> list[Finding]:
+    """Open the image as a run would (the one loader), so a bad file is found now, not by a reviewer."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return []
+    problem = _image_problem(str(path), stat.st_mtime_ns, stat.st_size, what)
+    return [Finding(file=file, path=where, message=problem[0], fix=problem[1])] if problem else []
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_problem(path: str, mtime_ns: int, size: int, what: str) -> tuple[str, str | None] | None:
+    """Decoded once per file version: many pages name the same reference."""
+    try:
+        load_image(Path(path), what=what)
+    except ImageFileError as exc:
+        return exc.what, exc.fix
+    return None
+
+
+def _check_masks(root: Path, number: int) -> list[Finding]:
+    """Every hand-made mask of a page: inside the page folder, and an image artfarm can read."""
+    from artfarm.review.masks import MASK_SUFFIXES
+
+    masks_dir = page_dir(root, number) / "masks"
+    if not masks_dir.is_dir():
+        return []
+    out = []
+    for path in sorted(p for p in masks_dir.iterdir() if p.suffix.lower() in MASK_SUFFIXES):
+        rel = f"pages/{page_dir_name(number)}/masks/{path.name}"
+        try:
+            resolved = resolve_inside(masks_dir.parent, f"masks/{path.name}", what="mask")
+        except PathEscapeError as exc:
+            out.append(Finding(file=rel, message=exc.what, fix=exc.fix))
+            continue
+        if resolved.is_file():
+            out += _check_image(resolved, rel, "$", "mask")
     return out

@@ -51,6 +51,12 @@ def resolve_inside(root: Path, relative: str, *, what: str = "path") -> Path:
     return resolved
 
 
+def book_relative(root: Path, path: Path) -> str:
+    """``path`` relative to the book as the user laid it out: links are not resolved, so a ``pages/``
+    folder symlinked to another disk still gives ``pages/0001/...``."""
+    return Path(os.path.normpath(path)).relative_to(os.path.normpath(root)).as_posix()
+
+
 def page_dir_name(page: int) -> str:
     return f"{page:04d}"
 

@@ -31,6 +31,7 @@ COMMANDS = [
     "doctor",
     "graph",
     "mcp",
+    "adopt",
 ]
 
 

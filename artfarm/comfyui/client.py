@@ -30,7 +30,7 @@ from websockets.sync.client import ClientConnection, connect
 from artfarm.comfyui.api import (ErrorObject, FileRef, HistoryEntry, OutputImage, PromptAccepted, PromptRejectedBody, PromptRequest,
                                  QueueState, SystemStats)
 from artfarm.comfyui.errors import (ComfyUIProtocolError, ComfyUITimeout, ComfyUIUnreachable, ExecutionFailed,
-                                    Interrupted, NodeProblem, OutOfMemory, OutputMissing, WorkflowRejected)
+                                    Interrupted, NodeProblem, OutOfMemory, OutputMissing, ServerLost, WorkflowRejected)
 from artfarm.comfyui.templates import Template
 from artfarm.errors import BadInputError, ServiceError
 from artfarm.fsio import atomic_write_bytes, sha256_bytes
@@ -65,6 +65,7 @@ class Timeouts:
     upload: float = 120.0
     run: float = 1800.0
     poll: float = 1.0
+    restart: float = 180.0  # how long a job waits for a server that went away mid-run to answer again
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,7 @@ class ComfyClient:
         self._http = httpx.Client(base_url=self.base_url, transport=transport,
                                   timeout=httpx.Timeout(timeouts.http, connect=timeouts.connect))
         self._object_info: dict[str, Any] | None = None
+        self.answered = False  # the server has answered this client once: a later refusal is a restart, not a typo
 
     def __enter__(self) -> ComfyClient:
         return self
@@ -222,7 +224,9 @@ class ComfyClient:
         delays = self.retry.delays()
         for attempt in range(len(delays) + 1):
             try:
-                return self._http.request(method, path, **kwargs)
+                response = self._http.request(method, path, **kwargs)
+                self.answered = True
+                return response
             except httpx.TimeoutException as exc:
                 if isinstance(exc, httpx.ConnectTimeout) and attempt < len(delays):
                     self._sleep(delays[attempt])
@@ -261,6 +265,21 @@ class ComfyClient:
         except ValidationError as exc:
             raise ComfyUIProtocolError(f"unexpected response body: {exc}", where=f"{response.request.method} {response.request.url}",
                                        fix="is this URL a ComfyUI server of version 0.3.x?") from exc
+
+    def wait_until_answering(self, seconds: float, cancel: Cancellation | None = None) -> bool:
+        """After the server went away: poll ``/system_stats`` until it answers (True) or ``seconds`` pass (False)."""
+        deadline = Deadline(seconds)
+        while True:
+            if cancel is not None:
+                cancel.check(self.base_url)
+            try:
+                if self._http.get("/system_stats", timeout=self.timeouts.connect).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            if deadline.expired():
+                return False
+            self._sleep(min(self.timeouts.poll, deadline.remaining()))
 
     # ------------------------------------------------------------------ endpoints
     def system_stats(self) -> SystemStats:
@@ -413,6 +432,12 @@ class ComfyClient:
             follower = _RunFollower(self, prompt_id, client_id, progress, deadline, cancel)
             ws = follower.follow(ws)
             return follower, follower.final_history()
+        except ComfyUIUnreachable as exc:
+            if prompt_id is None or isinstance(exc, ServerLost):
+                raise
+            raise ServerLost(f"the server went away while running prompt {prompt_id} ({exc.what})", where=self.base_url,
+                             fix="start ComfyUI again; artfarm resubmits the job once it answers",
+                             prompt_id=prompt_id) from exc
         finally:
             if ws is not None:
                 ws.close()
@@ -541,8 +566,8 @@ class _RunFollower:
         ids = {item[1] for item in queue.queue_running + queue.queue_pending if len(item) > 1}
         self._unseen = 0 if self.prompt_id in ids else self._unseen + 1
         if self._unseen >= 2:
-            raise ComfyUIProtocolError(f"prompt {self.prompt_id} is neither queued nor in the history: the server lost it",
-                                       where=self.client.base_url, fix="the server probably restarted; run the job again")
+            raise ServerLost(f"prompt {self.prompt_id} is neither queued nor in the history: the server lost it (restarted?)",
+                             where=self.client.base_url, fix="run the job again", prompt_id=self.prompt_id)
 
     def final_history(self) -> HistoryEntry:
         """The history entry; it can lag the end of the run by a moment, so poll briefly."""

@@ -2,10 +2,13 @@
 
     ServiceError (exit 3)
     ├── ComfyUIUnreachable      connection refused / reset after bounded retries
+    │   └── ServerLost          the server went away (or restarted) with our prompt in flight
     ├── ComfyUITimeout          a call or a whole run passed its deadline
     ├── ComfyUIProtocolError    the server answered something that is not ComfyUI's protocol
     │   └── OutputMissing       /view has no file for an output the history names (404)
-    └── WorkflowRejected        POST /prompt said 400, or artfarm's own check against /object_info failed
+    └── WorkflowRejected        POST /prompt said 400, or artfarm's own check against /object_info failed;
+                                exit 2 when every problem is a bad value (a model pin or LoRA the server
+                                does not have, a number out of range): the input is wrong, not the server
     BadInputError (exit 2)
     └── MissingModelFile        a LoRA or ControlNet the book names is not in the server's lists
     RunError (exit 1)
@@ -52,6 +55,10 @@ class ComfyUIUnreachable(ServiceError):
     pass
 
 
+class ServerLost(ComfyUIUnreachable):
+    """Carries ``prompt_id``: the job that was in flight, to be resubmitted once the server answers again."""
+
+
 class ComfyUITimeout(ServiceError):
     pass
 
@@ -64,6 +71,11 @@ class OutputMissing(ComfyUIProtocolError):
     """/view answered 404 for an output the run's history names."""
 
 
+# ComfyUI's (and artfarm's own check's) node error types that mean "this value is wrong", not "this server is"
+BAD_VALUE_TYPES = frozenset({"value_not_in_list", "value_smaller_than_min", "value_bigger_than_max",
+                             "invalid_input_type", "custom_validation_failed"})
+
+
 class WorkflowRejected(ServiceError):
     """Carries ``error`` (the 400 body's error object) and ``problems`` (one per node error)."""
 
@@ -73,6 +85,8 @@ class WorkflowRejected(ServiceError):
         self.problems = problems
         self.error = error or {}
         self.source = source
+        if problems and all(p.type in BAD_VALUE_TYPES for p in problems):
+            self.exit_code = errors.BadInputError.exit_code
 
     def __str__(self) -> str:
         return "\n".join([f"  - {p.render()}" for p in self.problems] + [super().__str__()]) if self.problems else super().__str__()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from PIL import Image, ImageChops, UnidentifiedImageError
+from PIL import Image, ImageChops
 
 from artfarm.comfyui.client import UPLOAD_SUBFOLDER, image_upload_name, mask_upload_name
 from artfarm.comfyui.families import family_graphs
@@ -29,6 +29,7 @@ from artfarm.comfyui.templates import Template
 from artfarm.errors import BadInputError
 from artfarm.families import family_info
 from artfarm.fsio import sha256_bytes
+from artfarm.images import image_size, load_image
 from artfarm.render.modelparams import MODEL_PARAMS, ModelParams
 
 PLACEHOLDER_PREFIX = "PLACEHOLDER-not-made-yet"
@@ -128,7 +129,7 @@ def prepare_job(template: Template, params: dict[str, Any], *, where: str, missi
     uploads, placeholders = _plan_uploads(template, values, missing_ok)
     references = _plan_references(model, where)
     image = next((u for u in uploads if u.param == "image" and not u.missing), None)
-    input_size = _image_size(image.data, image.source) if polish is not None and image is not None else None
+    input_size = image_size(image.source) if polish is not None and image is not None else None
     placeholders = [*(notes or []), *placeholders]
     for upload in uploads:
         values[upload.param] = upload.server_name
@@ -180,7 +181,7 @@ def _plan_uploads(template: Template, values: dict[str, Any], missing_ok: bool) 
                 uploads[name] = _placeholder(name, "mask", path, decl.onto)
                 notes.append(f"{name}: cannot be made before its image exists; the graph names it {uploads[name].server_name}")
                 continue
-            alpha = mask_as_alpha(data, _image_size(image.data, image.source), where=str(path))
+            alpha = mask_as_alpha(load_image(path, what="mask"), image_size(image.source))
             uploads[name] = PlannedUpload(param=name, kind="mask", source=path, data=alpha, onto=decl.onto,
                                           filename=mask_upload_name(alpha, image.filename))
     return list(uploads.values()), notes
@@ -191,14 +192,10 @@ def _placeholder(param: str, kind: Literal["image", "mask"], source: Path, onto:
                          subfolder=PLACEHOLDER_PREFIX, filename=f"{param}{source.suffix or '.png'}")
 
 
-def mask_as_alpha(mask: bytes, size: tuple[int, int], *, where: str) -> bytes:
+def mask_as_alpha(mask: Image.Image, size: tuple[int, int]) -> bytes:
     """An artfarm mask (white = repaint, red channel) as the RGBA PNG ``/upload/mask`` wants:
     alpha 0 where to repaint, at the size of the image it masks (the server needs equal sizes)."""
-    try:
-        with Image.open(io.BytesIO(mask)) as image:
-            red = image.convert("RGB").getchannel("R")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise BadInputError(f"cannot read the mask: {exc}", where=where, fix="a mask is a PNG, white where to repaint") from exc
+    red = mask.convert("RGB").getchannel("R")
     if red.size != size:
         red = red.resize(size, Image.Resampling.BILINEAR)
     rgba = Image.new("RGBA", size, (0, 0, 0, 255))
@@ -219,12 +216,3 @@ def _read_input(name: str, path: Path, missing_ok: bool) -> bytes | None:
     except OSError as exc:
         raise BadInputError(f"cannot read the {name} file: {exc.strerror or exc}", where=str(path),
                             fix="check the path; the previous stage may not have run") from exc
-
-
-def _image_size(data: bytes, path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError) as exc:
-        raise BadInputError(f"cannot read the image: {exc}", where=str(path),
-                            fix="check the previous stage's output") from exc

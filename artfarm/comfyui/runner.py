@@ -1,8 +1,13 @@
-"""Run a template on one server: check it first, then recover from out-of-memory.
+"""Run a template on one server: check it first, then recover from out-of-memory and from a restart.
 
 Recovery after an out-of-memory error: ``POST /free`` (unload models, free memory), then
 the same job with the decode switched to ``VAEDecodeTiled``, then with half the batch,
 down to one image. Every attempt is recorded, so a record shows how its images were made.
+
+A server that went away after it had answered (killed and started again, say) costs only the
+jobs in flight: each waits until the server answers again (``Timeouts.restart``), then uploads
+its inputs and submits again (at most ``MAX_RESUBMITS`` times). If it does not come back in
+time the job fails as unreachable (exit 3). A server that never answered fails at once.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from artfarm.comfyui.client import Cancellation, ComfyClient, ProgressCallback, RunOutcome
-from artfarm.comfyui.errors import OutOfMemory, WorkflowRejected
+from artfarm.comfyui.errors import ComfyUIUnreachable, OutOfMemory, ServerLost, WorkflowRejected
 from artfarm.comfyui.templates import Template
 from artfarm.comfyui.validate import check_graph
 
 log = logging.getLogger(__name__)
+MAX_RESUBMITS = 3
 
 
 @dataclass
@@ -42,10 +48,39 @@ def validate_for_server(client: ComfyClient, template: Template, graph: dict[str
 
 def run_job(client: ComfyClient, template: Template, values: dict[str, Any], *, out_dir: Path, stem: str,
             progress: ProgressCallback | None = None, deadline_s: float | None = None,
-            cancel: Cancellation | None = None, build: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> JobResult:
+            cancel: Cancellation | None = None, build: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+            prepare: Callable[[], None] | None = None) -> JobResult:
     """``build`` makes the graph from the values (default: the template's parameters only); a retry
-    with half the batch builds again, so insertions (LoRAs, ControlNet) survive it."""
-    build = build or template.instantiate
+    with half the batch builds again, so insertions (LoRAs, ControlNet) survive it. ``prepare`` uploads
+    the input images; it runs again after a restart, since a restarted server may have lost them."""
+    lost: list[dict[str, Any]] = []
+    while True:
+        try:
+            if prepare is not None:
+                prepare()
+            job = _run_on_server(client, template, values, out_dir=out_dir, stem=stem, progress=progress,
+                                 deadline_s=deadline_s, cancel=cancel, build=build or template.instantiate)
+        except ComfyUIUnreachable as exc:
+            if not (isinstance(exc, ServerLost) or client.answered) or len(lost) >= MAX_RESUBMITS:
+                raise
+            wait = client.timeouts.restart
+            log.warning("%s went away with a job in flight (%s); waiting up to %.0fs for it to answer again",
+                        client.base_url, exc.what, wait)
+            if not client.wait_until_answering(wait, cancel):
+                raise ComfyUIUnreachable(f"the server went away and did not answer again within {wait:.0f}s",
+                                         where=client.base_url, fix="start ComfyUI again, then run the same command; "
+                                                                    "finished stages are kept") from exc
+            lost.append({"attempt": len(lost) + 1, "error": "server_lost", "prompt_id": exc.payload.get("prompt_id"),
+                         "message": exc.what, "action": "resubmitted once the server answered again"})
+            log.warning("%s answers again; resubmitting the job", client.base_url)
+            continue
+        job.attempts = lost + [{**a, "attempt": len(lost) + a["attempt"]} for a in job.attempts]
+        return job
+
+
+def _run_on_server(client: ComfyClient, template: Template, values: dict[str, Any], *, out_dir: Path, stem: str,
+                   progress: ProgressCallback | None, deadline_s: float | None, cancel: Cancellation | None,
+                   build: Callable[[dict[str, Any]], dict[str, Any]]) -> JobResult:
     values = dict(values)
     graph = build(values)
     validate_for_server(client, template, graph)

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from artfarm.errors import BadInputError
-from artfarm.images import flatten_rgb
+from artfarm.images import image_size, load_image
 from artfarm.layout.geometry import Rect, inches
 from artfarm.models.base import StrictModel
 
@@ -82,12 +81,7 @@ def split_crop(crop: tuple[float, float, float, float], fraction: float) -> tupl
 
 def probe(path: Path, display: str) -> tuple[int, int]:
     """Pixel size without decoding the image."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise BadInputError(f"final art cannot be read as an image ({exc})", where=display,
-                            fix="re-run the page's upscale stage, or replace the file with a PNG/JPEG") from exc
+    return image_size(path, what=f"final art {display}")
 
 
 def open_rgb(source: ArtSource, book_dir: Path) -> Image.Image:
@@ -97,9 +91,7 @@ def open_rgb(source: ArtSource, book_dir: Path) -> Image.Image:
 
         return make_placeholder(source.placeholder)
     assert source.file is not None
-    with Image.open(book_dir / source.file) as img:
-        img.load()
-        return flatten_rgb(img)
+    return load_image(book_dir / source.file, what="final art", mode="RGB")
 
 
 def cropped(img: Image.Image, crop: tuple[float, float, float, float], size: tuple[int, int] | None = None) -> Image.Image:
@@ -111,8 +103,11 @@ def cropped(img: Image.Image, crop: tuple[float, float, float, float], size: tup
     return region
 
 
-def encode_jpeg(placement: ArtPlacement, book_dir: Path, *, max_ppi: float | None, quality: int) -> tuple[bytes, int, int]:
-    """The placed art as JPEG bytes: print keeps the source pixels, the web copy is downsampled to ``max_ppi``."""
+def encode_jpeg(placement: ArtPlacement, book_dir: Path, *, max_ppi: float | None, quality: int,
+                cmyk: bool = False) -> tuple[bytes, int, int]:
+    """The placed art as JPEG bytes: print keeps the source pixels, the web copy is downsampled to ``max_ppi``.
+
+    ``cmyk``: converted through the print profile (PDF/X)."""
     img = open_rgb(placement.source, book_dir)
     try:
         size = None
@@ -121,6 +116,10 @@ def encode_jpeg(placement: ArtPlacement, book_dir: Path, *, max_ppi: float | Non
         region = cropped(img, placement.crop, size)
     finally:
         img.close()
+    if cmyk:
+        from artfarm.layout.pdfx import encode_cmyk_jpeg
+
+        return encode_cmyk_jpeg(region, quality), region.width, region.height
     buf = io.BytesIO()
     region.save(buf, format="JPEG", quality=quality, subsampling=0 if quality >= 90 else 2, optimize=False)
     return buf.getvalue(), region.width, region.height

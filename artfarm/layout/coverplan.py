@@ -10,7 +10,8 @@ import numpy as np
 from artfarm.layout import autoplace
 from artfarm.layout.art import ArtPlacement, crop_to_fill, thumbnail
 from artfarm.layout.fonts import FontFace
-from artfarm.layout.geometry import SPINE_CLEARANCE_IN, CoverGeometry, Rect, cover, pt
+from artfarm.layout.geometry import CoverGeometry, Rect, pt
+from artfarm.layout.printers import PrinterProfile
 from artfarm.layout.plan import FRAME_GAP_IN, PlanContext, TextLayout, sampler, place_text, text_regions
 from artfarm.models.base import StrictModel
 from artfarm.models.book import Book
@@ -28,6 +29,7 @@ class SpineText(StrictModel):
 class CoverPlan(StrictModel):
     page_count: int
     paper: str
+    printer: str = "generic"
     spine_width_in: float
     width_in: float
     height_in: float
@@ -49,7 +51,7 @@ class CoverPlan(StrictModel):
 def plan_cover(ctx: PlanContext, page_count: int) -> CoverPlan:
     book, layout = ctx.book, ctx.book.layout
     typo = layout.typography
-    geo: CoverGeometry = cover(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, page_count, layout.paper)
+    geo: CoverGeometry = ctx.printer.cover(layout, page_count)
     source = ctx.sources[0]
     art = ArtPlacement(source=source, rect=geo.front_bleed,
                        crop=crop_to_fill(source.width, source.height, geo.front_bleed.w, geo.front_bleed.h, (0.5, 0.5)))
@@ -78,28 +80,33 @@ def plan_cover(ctx: PlanContext, page_count: int) -> CoverPlan:
         back_text = place_text(where="cover back", text=book.cover.back_text, region=region, face=ctx.fonts.regular,
                                size_pt=typo.size_pt, leading_pt=typo.leading_pt, min_size_pt=typo.min_size_pt,
                                colour=typo.colour, requested="top", background=None, palette=ctx.palette)
-    spine_text, note = _spine_text(book, ctx.fonts.bold, geo, typo.size_pt)
-    return CoverPlan(page_count=page_count, paper=layout.paper, spine_width_in=round(geo.spine_width_in, 6),
+    spine_text, note = _spine_text(book, ctx.fonts.bold, geo, typo.size_pt, ctx.printer, page_count)
+    return CoverPlan(page_count=page_count, paper=layout.paper, printer=ctx.printer.name, spine_width_in=round(geo.spine_width_in, 6),
                      width_in=round(geo.media.w / 72, 6), height_in=round(geo.media.h / 72, 6), media=geo.media,
                      trim=geo.trim, back=geo.back, spine=geo.spine, front=geo.front, barcode=geo.barcode,
                      background=background, art=art, title=title, author=author, back_text=back_text,
                      spine_text=spine_text, spine_note=note)
 
 
-def _spine_text(book: Book, face: FontFace, geo: CoverGeometry, size_pt: float) -> tuple[SpineText | None, str]:
-    """Spine text only when it fits with clear space on both sides; it runs top to bottom."""
+def _spine_text(book: Book, face: FontFace, geo: CoverGeometry, size_pt: float, printer: PrinterProfile,
+                page_count: int) -> tuple[SpineText | None, str]:
+    """Spine text only when the printer allows it at this page count and it fits with clear space on both sides."""
     text = book.cover.spine_text if book.cover.spine_text is not None else book.title
     if not text.strip():
         return None, "no spine text set"
-    across = geo.spine.w - 2 * pt(SPINE_CLEARANCE_IN)
+    if page_count < printer.spine_text_min_pages:
+        return None, (f"{printer.name} prints spine text only from {printer.spine_text_min_pages} pages "
+                      f"(this book has {page_count})")
+    clearance = printer.spine_clearance_in
+    across = geo.spine.w - 2 * pt(clearance)
     along = geo.spine.h - 2 * pt(0.375)
     size = min(size_pt, across / (face.ascent + face.descent) if across > 0 else 0.0)
     if size > 0:
         size = min(size, size * along / max(face.width(text, size), 1e-6))
     if size < SPINE_MIN_PT:
         return None, (f"spine is {geo.spine_width_in:.3f} in wide: too narrow for text with "
-                      f"{SPINE_CLEARANCE_IN} in clear each side (needs about "
-                      f"{(SPINE_MIN_PT * (face.ascent + face.descent)) / 72 + 2 * SPINE_CLEARANCE_IN:.3f} in)")
+                      f"{clearance} in clear each side (needs about "
+                      f"{(SPINE_MIN_PT * (face.ascent + face.descent)) / 72 + 2 * clearance:.3f} in)")
     height = (face.ascent + face.descent) * size
     length = face.width(text, size)
     cx, cy = geo.spine.x + geo.spine.w / 2, geo.spine.y + geo.spine.h / 2

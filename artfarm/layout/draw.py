@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reportlab.lib.colors import HexColor
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfgen.canvas import Canvas
+
+from artfarm.layout.pdfx import PrintCanvas as Canvas  # ink() gives the colour to paint (RGB, or CMYK for PDF/X)
 
 from artfarm.layout.art import ArtPlacement
 from artfarm.layout.fonts import FontSet
@@ -32,7 +32,7 @@ def art(canvas: Canvas, slots: SlotTable, placement: ArtPlacement, profile: str)
 
 
 def fill(canvas: Canvas, rect: Rect, colour: str) -> None:
-    canvas.setFillColor(HexColor(colour))
+    canvas.setFillColor(canvas.ink(colour))
     canvas.rect(rect.x, rect.y, rect.w, rect.h, stroke=0, fill=1)
 
 
@@ -41,10 +41,11 @@ def text(canvas: Canvas, layout: TextLayout) -> None:
     if layout.panel is not None and layout.panel_rect is not None:
         r = layout.panel_rect
         canvas.saveState()
-        canvas.setFillColor(HexColor(layout.panel.colour), alpha=layout.panel.alpha)
+        # PDF/X-1a allows no transparency: there the panel is painted opaque.
+        canvas.setFillColor(canvas.ink(layout.panel.colour), alpha=layout.panel.alpha if canvas.transparency else None)
         canvas.roundRect(r.x, r.y, r.w, r.h, pt(PANEL_RADIUS_IN), stroke=0, fill=1)
         canvas.restoreState()
-    canvas.setFillColor(HexColor(layout.colour))
+    canvas.setFillColor(canvas.ink(layout.colour))
     canvas.setFont(layout.font, layout.size_pt)
     face = pdfmetrics.getFont(layout.font).face
     ascent = face.ascent / 1000.0 * layout.size_pt
@@ -98,7 +99,7 @@ def spine(canvas: Canvas, spine_text: SpineText, fonts: FontSet, colour: str) ->
     """Spine text reads top to bottom (the usual direction for English-language books)."""
     block = spine_text.block
     canvas.saveState()
-    canvas.setFillColor(HexColor(colour))
+    canvas.setFillColor(canvas.ink(colour))
     canvas.setFont(fonts.bold.name, spine_text.size_pt)
     canvas.translate(block.x + block.w / 2, block.y + block.h / 2)
     canvas.rotate(-90)

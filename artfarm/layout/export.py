@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pydantic import ValidationError
-from reportlab.pdfgen.canvas import Canvas
 
 from artfarm import __version__
 from artfarm.book.loader import LoadedBook, load_book
@@ -29,20 +28,23 @@ from artfarm.layout import draw
 from artfarm.layout.art import ArtSource, PlaceholderSpec, encode_jpeg, probe
 from artfarm.layout.errors import MissingArtError, PreflightFailed
 from artfarm.layout.fonts import load_fonts
-from artfarm.layout.geometry import cover, interior_page, inches, print_page_count
+from artfarm.layout.geometry import inches, print_page_count
 from artfarm.layout.pdfstream import SlotTable, splice
 from artfarm.layout.placeholder import PLACEHOLDER_PPI
 from artfarm.layout.coverplan import CoverPlan, plan_cover
 from artfarm.layout.plan import PagePlan, PlanContext, plan_interior
-from artfarm.layout.preflight import preflight
+from artfarm.layout.pdfx import PdfxCanvas, PrintCanvas
+from artfarm.layout.pdfx import verify as verify_pdfx
+from artfarm.layout.preflight import preflight, size_findings
+from artfarm.layout.printers import PrinterProfile, load_profile
+from artfarm.pipeline.lock import BookLock
 from artfarm.models.base import StrictModel
 
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-LAYOUT_VERSION = 2  # bump when a change to this package changes the PDFs it writes
+LAYOUT_VERSION = 3  # bump when a change to this package changes the PDFs it writes
 RECORD = "layout/layout.json"
-PRINT_JPEG_QUALITY = 95
 WEB_PPI = 150.0
 WEB_JPEG_QUALITY = 72
 
@@ -60,6 +62,7 @@ class LayoutRecord(StrictModel):
     schema_version: int = SCHEMA_VERSION
     cache_key: str
     key_inputs: dict
+    printer: str = "generic"
     outputs: list[OutputFile]
     pages: list[PagePlan]
     padded_blank_pages: int = 0  # blank pages added at the end of pages.pdf to make the count even
@@ -74,6 +77,7 @@ class ExportReport(StrictModel):
     """What `artfarm export-pdf --json` prints."""
 
     book: str
+    printer: str
     cached: bool
     reason: str
     interior_pages: int
@@ -93,17 +97,26 @@ def final_art_rel(page: int) -> str:
     return f"pages/{page_dir_name(page)}/final/final.png"
 
 
-def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = False) -> ExportReport:
+def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = False,
+               printer: str | None = None) -> ExportReport:
+    """``printer`` (--printer) overrides book.yaml's ``layout.printer``. Holds the book lock throughout, so no
+    run writes finals while they are read and laid out (a run in progress makes this a LockHeldError)."""
+    with BookLock(book_dir):
+        return _export_pdf(book_dir, placeholders=placeholders, force=force, printer=printer)
+
+
+def _export_pdf(book_dir: Path, *, placeholders: bool, force: bool, printer: str | None) -> ExportReport:
     started, t0 = _now(), time.perf_counter()
     loaded = load_book(book_dir)
     book = loaded.book
+    profile = load_profile(printer or book.layout.printer)
     if not book.pages:
         raise BadInputError("book.yaml lists no pages, so there is nothing to lay out", where=f"{loaded.root}/book.yaml $.pages",
                             fix="add pages (`- page: 1` with its `text:`) to book.yaml")
     fonts = load_fonts(book.layout.typography.font, loaded.root)
     palette = _palette(loaded)
-    sources = _art_sources(loaded, placeholders)
-    key_inputs = layout_key_inputs(book, palette, [fonts.regular.sha256, fonts.bold.sha256], sources)
+    sources = _art_sources(loaded, placeholders, profile)
+    key_inputs = layout_key_inputs(book, palette, [fonts.regular.sha256, fonts.bold.sha256], sources, profile)
     cache_key = sha256_json(key_inputs)
     previous = _read_record(loaded.root)
     reason = _cache_miss_reason(previous, cache_key, key_inputs, loaded.root) if not force else "forced with --force"
@@ -112,10 +125,10 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
         return _report(loaded.id, previous, cached=True, reason="art and layout unchanged", seconds=time.perf_counter() - t0)
     log.info("%s export-pdf: %s", loaded.id, reason)
 
-    ctx = PlanContext(book=book, book_dir=loaded.root, fonts=fonts, palette=palette, sources=sources)
+    ctx = PlanContext(book=book, book_dir=loaded.root, fonts=fonts, palette=palette, sources=sources, printer=profile)
     pages = plan_interior(ctx)
     cover_plan = plan_cover(ctx, len(pages))
-    findings = preflight(pages, cover_plan, loaded.id)
+    findings = preflight(pages, cover_plan, loaded.id, book, profile)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise PreflightFailed(f"preflight found {len(errors)} error(s): "
@@ -125,27 +138,34 @@ def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = Fals
     book_pages = [p for p in pages if not p.blank]  # the web PDF is read on screens: no padding page
     targets = {"interior": "layout/pages.pdf", "cover": "layout/cover.pdf", "web": f"exports/web/{loaded.id}.pdf"}
     meta = dict(title=book.title, author=book.author, subject=book.subtitle or book.title, lang=book.language,
-                font=fonts.regular.name)
+                font=fonts.regular.name, print_quality=profile.interior_jpeg_quality)
+    pdfx = profile.pdfx == "x1a_2001"  # the print files; the web PDF stays RGB for screens
     with ExitStack() as stack:
         files = {name: stack.enter_context(atomic_stream(loaded.root / rel)) for name, rel in targets.items()}
         counts = {
-            "interior": _write(files["interior"], meta, loaded.root, lambda c, s: [draw.interior_page(c, s, p, "print") for p in pages]),
-            "cover": _write(files["cover"], meta, loaded.root, lambda c, s: draw.cover_sheet(c, s, cover_plan, fonts)),
+            "interior": _write(files["interior"], meta, loaded.root, lambda c, s: [draw.interior_page(c, s, p, "print") for p in pages], pdfx=pdfx),
+            "cover": _write(files["cover"], meta, loaded.root, lambda c, s: draw.cover_sheet(c, s, cover_plan, fonts), pdfx=pdfx),
             "web": _write(files["web"], meta, loaded.root, lambda c, s: (draw.front_cover_page(c, s, cover_plan),
                                                                        [draw.interior_page(c, s, p, "web") for p in book_pages])),
         }
     outputs = [OutputFile(file=rel, sha256=sha256_file(loaded.root / rel), bytes=(loaded.root / rel).stat().st_size,
                           pages=counts[name]) for name, rel in targets.items()]
-    record = LayoutRecord(cache_key=cache_key, key_inputs=key_inputs, outputs=outputs, pages=pages,
+    findings += size_findings(outputs[0].bytes, profile, profile.interior_jpeg_quality)
+    if pdfx:
+        for rel in (targets["interior"], targets["cover"]):
+            findings += verify_pdfx(loaded.root / rel, rel, profile.total_ink_max, profile.total_ink_advised)
+    record = LayoutRecord(cache_key=cache_key, key_inputs=key_inputs, printer=profile.name, outputs=outputs, pages=pages,
                           padded_blank_pages=sum(p.blank for p in pages), cover=cover_plan,
                           preflight=findings, started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3))
     atomic_write_json(loaded.root / RECORD, record)
     return _report(loaded.id, record, cached=False, reason=reason, seconds=time.perf_counter() - t0)
 
 
-def layout_key_inputs(book, palette: list[str], font_hashes: list[str], sources: dict[int, ArtSource]) -> dict:
+def layout_key_inputs(book, palette: list[str], font_hashes: list[str], sources: dict[int, ArtSource],
+                      printer: PrinterProfile) -> dict:
     """Everything that shapes the PDFs; the export's cache key is the SHA-256 of its canonical JSON."""
     return {
+        "printer": printer.model_dump(mode="json"),
         "schema_version": SCHEMA_VERSION, "layout_version": LAYOUT_VERSION, "artfarm": __version__,
         "book": book.model_dump(mode="json", include={"title", "subtitle", "author", "language", "layout", "cover", "pages"}),
         "palette": palette, "fonts": font_hashes,
@@ -153,11 +173,11 @@ def layout_key_inputs(book, palette: list[str], font_hashes: list[str], sources:
     }
 
 
-def _write(out, meta: dict, book_dir: Path, draw_pages) -> int:
+def _write(out, meta: dict, book_dir: Path, draw_pages, pdfx: bool = False) -> int:
     """Draw the skeleton in memory, then stream it to ``out`` with each image encoded as it is reached."""
     buffer = io.BytesIO()
     # The initial font is ours, so no page names an unembedded standard font.
-    canvas = Canvas(buffer, lang=meta["lang"], pageCompression=1, initialFontName=meta["font"])
+    canvas = (PdfxCanvas if pdfx else PrintCanvas)(buffer, lang=meta["lang"], pageCompression=1, initialFontName=meta["font"])
     canvas.setTitle(meta["title"])
     canvas.setAuthor(meta["author"])
     canvas.setSubject(meta["subject"])
@@ -171,13 +191,13 @@ def _write(out, meta: dict, book_dir: Path, draw_pages) -> int:
         placement, profile = item
         if profile == "web":
             return encode_jpeg(placement, book_dir, max_ppi=WEB_PPI, quality=WEB_JPEG_QUALITY)
-        return encode_jpeg(placement, book_dir, max_ppi=None, quality=PRINT_JPEG_QUALITY)
+        return encode_jpeg(placement, book_dir, max_ppi=None, quality=meta["print_quality"], cmyk=pdfx)
 
-    splice(buffer.getvalue(), out, slots, encode)
+    splice(buffer.getvalue(), out, slots, encode, cmyk=pdfx)
     return pages
 
 
-def _art_sources(loaded: LoadedBook, placeholders: bool) -> dict[int, ArtSource]:
+def _art_sources(loaded: LoadedBook, placeholders: bool, printer: PrinterProfile) -> dict[int, ArtSource]:
     """Final art for the cover and every page with art of its own; missing art is one error naming every page."""
     book = loaded.book
     continuations = book.spread_continuations()
@@ -191,7 +211,7 @@ def _art_sources(loaded: LoadedBook, placeholders: bool) -> dict[int, ArtSource]
             width, height = probe(path, rel)
             sources[page] = ArtSource(file=rel, sha256=sha256_file(path), width=width, height=height)
         elif placeholders:
-            w_in, h_in = _art_size_in(loaded, page, count)
+            w_in, h_in = _art_size_in(loaded, page, count, printer)
             spec = PlaceholderSpec(label=f"page {page}" if page else "cover", seed=page,
                                    width=round(w_in * PLACEHOLDER_PPI), height=round(h_in * PLACEHOLDER_PPI))
             sources[page] = ArtSource(placeholder=spec, width=spec.width, height=spec.height)
@@ -206,13 +226,13 @@ def _art_sources(loaded: LoadedBook, placeholders: bool) -> dict[int, ArtSource]
     return sources
 
 
-def _art_size_in(loaded: LoadedBook, page: int, count: int) -> tuple[float, float]:
+def _art_size_in(loaded: LoadedBook, page: int, count: int, printer: PrinterProfile) -> tuple[float, float]:
     """The size the art of ``page`` is printed at (bleed included), so placeholders come out at 300 ppi."""
     layout = loaded.book.layout
     if page == 0:
-        geo = cover(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, count, layout.paper)
+        geo = printer.cover(layout, count)
         return inches(geo.front_bleed.w), inches(geo.front_bleed.h)
-    geo = interior_page(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, 1, count)
+    geo = printer.page(layout, 1, count)
     entry = loaded.page_entry(page)
     wide = 2 if entry is not None and entry.spread else 1
     return inches(geo.media.w) * wide, inches(geo.media.h)
@@ -256,7 +276,7 @@ def _cache_miss_reason(record: LayoutRecord | None, cache_key: str, key_inputs: 
 
 def _report(book_id: str, record: LayoutRecord, *, cached: bool, reason: str, seconds: float) -> ExportReport:
     findings = record.preflight
-    return ExportReport(book=book_id, cached=cached, reason=reason, interior_pages=len(record.pages),
+    return ExportReport(book=book_id, printer=record.printer, cached=cached, reason=reason, interior_pages=len(record.pages),
                         padded_blank_pages=record.padded_blank_pages,
                         cover_width_in=record.cover.width_in, cover_height_in=record.cover.height_in,
                         spine_width_in=record.cover.spine_width_in, spine_text=record.cover.spine_text is not None,

@@ -84,13 +84,15 @@ class PageGeometry:
     safe: Rect
 
 
-def interior_page(trim_w_in: float, trim_h_in: float, bleed_in: float, position: int, page_count: int) -> PageGeometry:
+def interior_page(trim_w_in: float, trim_h_in: float, bleed_in: float, position: int, page_count: int,
+                  margin_in: float = SAFE_MARGIN_IN) -> PageGeometry:
+    """``margin_in`` is the printer's outside margin; the gutter is never less than it."""
     side = side_of(position)
     b = pt(bleed_in)
     media = Rect(x=0, y=0, w=pt(trim_w_in) + b, h=pt(trim_h_in) + 2 * b)
     trim_x = 0.0 if side == "right" else b
     trim = Rect(x=trim_x, y=b, w=pt(trim_w_in), h=pt(trim_h_in))
-    outside, inside = pt(SAFE_MARGIN_IN), pt(gutter_in(page_count))
+    outside, inside = pt(margin_in), pt(max(margin_in, gutter_in(page_count)))
     left, right = (inside, outside) if side == "right" else (outside, inside)
     return PageGeometry(side=side, media=media, trim=trim, safe=trim.inset(left, outside, right, outside))
 
@@ -100,8 +102,9 @@ def print_page_count(page_count: int) -> int:
     return page_count + page_count % 2
 
 
-def spine_width_in(page_count: int, paper: str) -> float:
-    return page_count * PAPER_THICKNESS_IN[paper]
+def spine_width_in(page_count: int, paper: str, caliper_in: float | None = None) -> float:
+    """Pages times the paper's caliper (the printer profile's, else the common KDP table)."""
+    return page_count * (PAPER_THICKNESS_IN[paper] if caliper_in is None else caliper_in)
 
 
 @dataclass(frozen=True)
@@ -118,18 +121,20 @@ class CoverGeometry:
     spine_width_in: float
 
 
-def cover(trim_w_in: float, trim_h_in: float, bleed_in: float, page_count: int, paper: str) -> CoverGeometry:
+def cover(trim_w_in: float, trim_h_in: float, bleed_in: float, page_count: int, paper: str, *,
+          margin_in: float = SAFE_MARGIN_IN, caliper_in: float | None = None,
+          barcode_in: tuple[float, float] = (BARCODE_W_IN, BARCODE_H_IN)) -> CoverGeometry:
     """One sheet: bleed + back + spine + front + bleed wide, trim height + two bleeds tall."""
     b, tw, th = pt(bleed_in), pt(trim_w_in), pt(trim_h_in)
-    spine_in = spine_width_in(page_count, paper)
+    spine_in = spine_width_in(page_count, paper, caliper_in)
     s = pt(spine_in)
     media = Rect(x=0, y=0, w=2 * b + 2 * tw + s, h=th + 2 * b)
     back = Rect(x=b, y=b, w=tw, h=th)
     spine = Rect(x=b + tw, y=b, w=s, h=th)
     front = Rect(x=b + tw + s, y=b, w=tw, h=th)
-    m = pt(SAFE_MARGIN_IN)
+    m = pt(margin_in)
     back_safe, front_safe = back.inset(m, m, m, m), front.inset(m, m, m, m)
-    barcode = Rect(x=back_safe.x1 - pt(BARCODE_W_IN), y=back_safe.y, w=pt(BARCODE_W_IN), h=pt(BARCODE_H_IN))
+    barcode = Rect(x=back_safe.x1 - pt(barcode_in[0]), y=back_safe.y, w=pt(barcode_in[0]), h=pt(barcode_in[1]))
     return CoverGeometry(media=media, trim=Rect(x=b, y=b, w=media.w - 2 * b, h=th), back=back, spine=spine,
                          front=front, front_bleed=Rect(x=front.x, y=0, w=media.w - front.x, h=media.h),
                          back_safe=back_safe, front_safe=front_safe, barcode=barcode, spine_width_in=spine_in)

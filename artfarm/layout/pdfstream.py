@@ -39,8 +39,13 @@ class SlotTable:
         return ImageReader(Image.new("RGB", (1, 1), pixel))
 
 
-def splice(skeleton: bytes, out: BinaryIO, slots: SlotTable, encode: Callable[[object], EncodedImage]) -> int:
-    """Copy ``skeleton`` to ``out`` with each stand-in image replaced by ``encode(item)``; returns images written."""
+def splice(skeleton: bytes, out: BinaryIO, slots: SlotTable, encode: Callable[[object], EncodedImage], *,
+           cmyk: bool = False) -> int:
+    """Copy ``skeleton`` to ``out`` with each stand-in image replaced by ``encode(item)``; returns images written.
+
+    ``cmyk``: the JPEGs are CMYK as Pillow writes them (Adobe convention, inverted), hence the Decode array.
+    """
+    colour_space = "/DeviceCMYK /Decode [1 0 1 0 1 0 1 0]" if cmyk else "/DeviceRGB"
     startxref = int(re.search(rb"startxref\s+(\d+)\s+%%EOF\s*$", skeleton).group(1))
     xref = skeleton[startxref:]
     header = re.match(rb"xref\s+0\s+(\d+)\s+", xref)
@@ -64,7 +69,7 @@ def splice(skeleton: bytes, out: BinaryIO, slots: SlotTable, encode: Callable[[o
             continue
         data, width, height = encode(slots.items[index - 1])
         head = (f"{num} 0 obj\n<< /Type /XObject /Subtype /Image /Width {width} /Height {height} "
-                f"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length {len(data)} >>\nstream\n").encode()
+                f"/ColorSpace {colour_space} /BitsPerComponent 8 /Filter /DCTDecode /Length {len(data)} >>\nstream\n").encode()
         written += out.write(head)
         written += out.write(data)
         written += out.write(b"\nendstream\nendobj\n")

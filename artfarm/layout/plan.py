@@ -18,7 +18,8 @@ from artfarm.layout.art import ArtPlacement, ArtSource, crop_to_fill, split_crop
 from artfarm.layout.autoplace import PanelChoice
 from artfarm.layout.errors import TextOverflowError
 from artfarm.layout.fonts import FontFace, FontSet
-from artfarm.layout.geometry import Rect, interior_page, print_page_count, pt
+from artfarm.layout.geometry import Rect, print_page_count, pt
+from artfarm.layout.printers import PrinterProfile
 from artfarm.layout.textfit import FittedText, Overflow, fit_text
 from artfarm.models.base import StrictModel
 from artfarm.models.book import Book, PageEntry
@@ -66,6 +67,7 @@ class PlanContext:
     fonts: FontSet
     palette: list[str]
     sources: dict[int, ArtSource]
+    printer: PrinterProfile
 
 
 def text_regions(safe: Rect) -> dict[str, Rect]:
@@ -134,7 +136,7 @@ def plan_interior(ctx: PlanContext) -> list[PagePlan]:
     spread_of = {e.page + 1: e for e in entries if e.spread}
     plans = []
     for position, entry in enumerate(entries, start=1):
-        geo = interior_page(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, position, count)
+        geo = ctx.printer.page(layout, position, count)
         plan = PagePlan(page=entry.page, position=position, side=geo.side, media=geo.media, trim=geo.trim, safe=geo.safe)
         placement = entry.placement or layout.default_placement
         frame = entry.art or layout.default_art
@@ -155,7 +157,7 @@ def plan_interior(ctx: PlanContext) -> list[PagePlan]:
             plan.text = _page_text(ctx, entry, plan, placement, frame, text_region)
         plans.append(plan)
     for position in range(len(entries) + 1, count + 1):
-        geo = interior_page(layout.trim.width_in, layout.trim.height_in, layout.bleed_in, position, count)
+        geo = ctx.printer.page(layout, position, count)
         plans.append(PagePlan(page=plans[-1].page + 1, position=position, side=geo.side, media=geo.media,
                               trim=geo.trim, safe=geo.safe, blank=True))
     return plans

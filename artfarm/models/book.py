@@ -13,6 +13,7 @@ from artfarm.models.base import HexColour, Identifier, NonBlankStr, StrictModel
 Placement = Literal["top", "bottom", "left", "right", "auto"]
 ArtFrame = Literal["full-bleed", "framed"]
 Paper = Literal["white", "cream", "premium-color"]
+Printer = Literal["generic", "kdp", "ingramspark"]  # profiles in artfarm/layout/data/printers.yaml
 
 TRIM_PRESETS = {"8.5x8.5": (8.5, 8.5), "8x10": (8.0, 10.0), "8.5x11": (8.5, 11.0), "10x8": (10.0, 8.0)}
 
@@ -45,6 +46,8 @@ class Layout(StrictModel):
     trim: Trim = Field(default_factory=lambda: Trim(width_in=8.5, height_in=8.5))
     bleed_in: float = Field(0.125, ge=0, le=1)
     paper: Paper = "white"
+    printer: Printer = Field("generic", description="Print service whose rules export-pdf follows and preflight checks "
+                                                    "(generic, kdp, ingramspark = PDF/X-1a CMYK); --printer overrides it.")
     typography: Typography = Field(default_factory=Typography)
     default_placement: Placement = "auto"
     default_art: ArtFrame = "full-bleed"

@@ -95,8 +95,8 @@ class LockInfo(StrictModel):
     started: str
 
 
-StageAction = Literal["ran", "cached", "skipped", "failed", "waiting", "not-needed"]
-PageStatus = Literal["done", "cached", "failed", "waiting", "skipped"]
+StageAction = Literal["ran", "cached", "skipped", "failed", "waiting", "not-needed", "edited"]
+PageStatus = Literal["done", "cached", "failed", "waiting", "skipped", "edited"]
 
 
 class StageOutcome(StrictModel):
@@ -125,11 +125,12 @@ class RunSummary(StrictModel):
     failed: int
     waiting: int
     skipped: int
+    edited: int = Field(0, description="Pages stopped at a stage whose output a person edited (kept; see `artfarm adopt`).")
     seconds: float
     exit_code: int
 
 
-StageState = Literal["done", "stale", "missing", "failed", "waiting", "not-needed"]
+StageState = Literal["done", "stale", "missing", "failed", "waiting", "not-needed", "edited"]
 
 
 class PageStatusRow(StrictModel):
@@ -137,6 +138,20 @@ class PageStatusRow(StrictModel):
     stages: dict[str, StageState]
     reason: dict[str, str] = Field(default_factory=dict, description="Why a stage is not done.")
     error: str | None = None
+
+
+class AdoptedStage(StrictModel):
+    stage: StageName
+    files: list[str] = Field(description="Outputs recorded as they are now, edited by hand (names in the stage folder).")
+    keyed_on_current_inputs: bool = Field(description="False when an earlier stage was not done, so the record keeps its old key.")
+
+
+class AdoptReport(StrictModel):
+    """What `artfarm adopt` recorded."""
+
+    book: str
+    page: int
+    adopted: list[AdoptedStage]
 
 
 class BookStatus(StrictModel):

@@ -9,12 +9,14 @@ importing the stages (stages/__init__.py checks that the classes agree).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
 from artfarm.book.loader import LoadedBook
-from artfarm.errors import RunError, WriteError
+from artfarm.book.paths import book_relative
+from artfarm.errors import RunError, SymlinkRefused, WriteError
 from artfarm.families import CHECKPOINT_FAMILIES
 from artfarm.fsio import sha256_file
 from artfarm.models.records import STAGE_NAMES, StageRecord
@@ -40,6 +42,10 @@ class PageWaiting(Exception):
     """The page stops for a person or agent to choose a draft (not an error)."""
 
 
+class PageEdited(Exception):
+    """The page stops because a person edited a stage's output (not an error: the edit is kept)."""
+
+
 @dataclass
 class PageContext:
     book: LoadedBook
@@ -63,7 +69,7 @@ class PageContext:
         return self.page_dir / name
 
     def rel(self, path: Path) -> str:
-        return Path(path).resolve().relative_to(self.book.root.resolve()).as_posix()
+        return book_relative(self.book.root, path)
 
     def output(self, stage: str, index: int = 0) -> Path:
         record = self.done[stage]
@@ -168,15 +174,26 @@ class Plan:
 
 @dataclass
 class Verdict:
-    state: Literal["hit", "miss", "waiting", "rejected"]
+    state: Literal["hit", "miss", "waiting", "rejected", "edited"]
     reason: str
     record: StageRecord | None = None
     failed: bool = False  # the miss is a failed earlier attempt
 
 
 
+def refuse_linked_stage_dir(out_dir: Path) -> None:
+    """artfarm deletes and rewrites files in a stage folder; through a symlink that could be anywhere,
+    so a stage folder that is a link stops the page (``pages/`` or a whole page folder may be a link)."""
+    if out_dir.is_symlink():
+        raise SymlinkRefused(f"the stage folder is a symlink (to {os.readlink(out_dir)}); artfarm does not clean "
+                             "or write through links it did not make", where=str(out_dir),
+                             fix="remove the link (the folder it points to is untouched) and run again; to keep the "
+                                 "book on another disk, link the whole pages/ folder or the page's folder instead")
+
+
 def clear_stage_dir(out_dir: Path, *patterns: str) -> Path:
     """Make the stage folder and remove the pictures an earlier run left (they would be mistaken for new ones)."""
+    refuse_linked_stage_dir(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for pattern in patterns:

@@ -17,16 +17,18 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from artfarm.book.loader import LoadedBook
-from artfarm.errors import ArtfarmError, BadInputError, Interrupted, RunError
-from artfarm.models.records import BookStatus, PageResult, PageStatusRow, RunSummary, StageOutcome
+from artfarm.errors import ArtfarmError, BadInputError, Interrupted, RunError, SymlinkRefused
+from artfarm.models.records import AdoptReport, BookStatus, PageResult, PageStatusRow, RunSummary, StageOutcome
 from artfarm.pipeline.lock import BookLock
 from artfarm.pipeline.progress import Reporter
 from artfarm.pipeline.records import now_iso, read_record, remove_record, write_record
-from artfarm.pipeline.context import STAGE_ORDER, PageContext, PageWaiting
+from artfarm.pipeline.context import STAGE_ORDER, PageContext, PageEdited, PageWaiting, refuse_linked_stage_dir
+from artfarm.pipeline.edits import adopt, move_edits_to_history
 from artfarm.pipeline.stage import Stage
 from artfarm.pipeline.stages import STAGES
 from artfarm.prompts.family import compile_for_family
@@ -111,6 +113,11 @@ class Engine:
                 say(f"page {page} {stage.name}: {waiting}")
                 self.reporter.page_finished(page)
                 return PageResult(page=page, status="waiting", stages=outcomes)
+            except PageEdited as edited:
+                outcomes.append(StageOutcome(stage=stage.name, action="edited", reason=str(edited)))
+                say(f"page {page} {stage.name}: {edited}", logging.WARNING)
+                self.reporter.page_finished(page)
+                return PageResult(page=page, status="edited", stages=outcomes)
             except _PageFailed as failed:
                 outcomes.append(StageOutcome(stage=stage.name, action="failed", reason=str(failed.error)))
                 outcomes += [StageOutcome(stage=s.name, action="skipped", reason=f"page failed at {stage.name}")
@@ -137,13 +144,16 @@ class Engine:
 
     def _run_stage(self, ctx: PageContext, stage: Stage, forced: bool, options: RunOptions) -> StageOutcome:
         say = self.reporter.log
-        needed, why = stage.needed(ctx)
+        try:
+            needed, why = stage.needed(ctx)
+        except Exception as exc:  # an unreadable mask, say: the page fails, the run goes on
+            raise _PageFailed(_as_artfarm_error(exc, ctx, stage)) from exc
         if not needed:
             say(f"page {ctx.page} {stage.name}: skipped (not needed: {why})")
             return StageOutcome(stage=stage.name, action="not-needed", reason=why)
         try:
             plan = stage.plan(ctx)
-            verdict = None if forced else stage.check(ctx, plan)
+            verdict = None if forced else stage.verdict(ctx, plan)
         except Exception as exc:  # unreadable inputs: the page fails, the run goes on
             raise _PageFailed(_as_artfarm_error(exc, ctx, stage)) from exc
         plan.forced = forced
@@ -157,6 +167,8 @@ class Engine:
                 return StageOutcome(stage=stage.name, action="cached", reason="cached")
             if verdict.state == "waiting":
                 raise PageWaiting(verdict.reason)
+            if verdict.state == "edited":
+                raise PageEdited(verdict.reason)
             if verdict.state == "rejected":
                 raise _PageFailed(RunError(verdict.reason, where=f"page {ctx.page} review",
                                            fix="change the RenderSpec's seed or scene, or choose a candidate with "
@@ -167,6 +179,12 @@ class Engine:
         stage_dir = ctx.stage_dir(stage.dir_name)
         started, clock = now_iso(), time.monotonic()
         try:
+            refuse_linked_stage_dir(stage_dir)
+        except SymlinkRefused as exc:  # nothing is written there, not even a failure record
+            raise _PageFailed(exc) from exc
+        try:
+            for kept in move_edits_to_history(ctx, stage):
+                say(f"page {ctx.page} {stage.name}: the edited file is kept as {ctx.rel(kept)}", logging.WARNING)
             remove_record(stage_dir)
             record = stage.run(ctx, plan)
         except PageWaiting:
@@ -242,7 +260,18 @@ class Engine:
                 self.reporter.log(f"could not cancel the renderer's jobs ({exc})", logging.WARNING)
 
     def status(self, pages: list[int] | None = None) -> list[PageStatusRow]:
-        return [self.page_status(p) for p in (pages if pages is not None else self.book.art_pages())]
+        return [self._guarded_status(p) for p in (pages if pages is not None else self.book.art_pages())]
+
+    def _guarded_status(self, page: int) -> PageStatusRow:
+        """One page's trouble is that page's row, never the end of ``status``."""
+        try:
+            return self.page_status(page)
+        except Exception as exc:
+            log.debug("status of page %s failed", page, exc_info=True)
+            error = exc if isinstance(exc, ArtfarmError) else RunError(
+                f"unexpected {type(exc).__name__}: {exc}", where=f"page {page}",
+                fix="rerun with --debug for the traceback and report it")
+            return PageStatusRow(page=page, stages={s: "missing" for s in STAGE_ORDER}, error=str(error))
 
     def page_status(self, page: int) -> PageStatusRow:
         """The same checks a run makes, without running anything."""
@@ -259,12 +288,12 @@ class Engine:
                 if states[stage.name] in ("stale", "failed"):
                     reasons[stage.name] = f"{blocked} is not done"
                 continue
-            if not stage.needed(ctx)[0]:
-                states[stage.name] = "not-needed"
-                continue
             try:
+                if not stage.needed(ctx)[0]:
+                    states[stage.name] = "not-needed"
+                    continue
                 plan = stage.plan(ctx)
-                verdict = stage.check(ctx, plan)
+                verdict = stage.verdict(ctx, plan)
             except ArtfarmError as exc:
                 states[stage.name], reasons[stage.name], blocked = "missing", str(exc), stage.name
                 continue
@@ -275,8 +304,8 @@ class Engine:
                 continue
             blocked = stage.name
             reasons[stage.name] = verdict.reason
-            if verdict.state == "waiting":
-                states[stage.name] = "waiting"
+            if verdict.state in ("waiting", "edited"):
+                states[stage.name] = verdict.state
             elif verdict.state == "rejected" or verdict.failed:
                 states[stage.name] = "failed"
             elif self._has_record(ctx, stage):
@@ -363,7 +392,7 @@ def render_book(book: LoadedBook, settings: Settings, options: RunOptions, *, re
 
 def summarise(book: LoadedBook, renderer: Renderer, reviewer: Reviewer, results: list[PageResult],
               seconds: float) -> RunSummary:
-    count = {s: sum(1 for r in results if r.status == s) for s in ("done", "cached", "failed", "waiting", "skipped")}
+    count = {s: sum(1 for r in results if r.status == s) for s in ("done", "cached", "failed", "waiting", "skipped", "edited")}
     codes = {r.error_exit_code or RunError.exit_code for r in results if r.status == "failed"}
     # one kind of failure keeps its code (2 bad RenderSpecs, 3 a service down); a mix is 1
     code = 0 if not codes else codes.pop() if len(codes) == 1 else RunError.exit_code
@@ -371,28 +400,49 @@ def summarise(book: LoadedBook, renderer: Renderer, reviewer: Reviewer, results:
                       exit_code=code, **count)
 
 
-def book_status(book: LoadedBook, settings: Settings, *, renderer: Renderer | None = None,
-                reviewer: Reviewer | None = None) -> BookStatus:
+@contextmanager
+def _engine(book: LoadedBook, settings: Settings, renderer: Renderer | None, reviewer: Reviewer | None) -> Iterator[Engine]:
+    """An engine over the given backends, else over those the settings name (closed afterwards)."""
     owned = renderer is None or reviewer is None
     if owned:
         made_renderer, made_reviewer = open_backends(book, settings)
         renderer, reviewer = renderer or made_renderer, reviewer or made_reviewer
     assert renderer is not None and reviewer is not None
     try:
-        rows = Engine(book, renderer, reviewer, settings=settings).status()
+        yield Engine(book, renderer, reviewer, settings=settings)
     finally:
         if owned:
             close_backends(renderer, reviewer)
-    return BookStatus(book=book.id, renderer=renderer.name, reviewer=reviewer.kind, pages=rows)
+
+
+def book_status(book: LoadedBook, settings: Settings, *, renderer: Renderer | None = None,
+                reviewer: Reviewer | None = None) -> BookStatus:
+    with _engine(book, settings, renderer, reviewer) as engine:
+        rows = engine.status()
+    return BookStatus(book=book.id, renderer=engine.renderer.name, reviewer=engine.reviewer.kind, pages=rows)
+
+
+def adopt_edits(book: LoadedBook, settings: Settings, page: int, stage: str | None = None, *,
+                renderer: Renderer | None = None, reviewer: Reviewer | None = None) -> AdoptReport:
+    """Record a page's hand-edited outputs as its stages' outputs (``artfarm adopt``), keyed as a run
+    with these settings would key them, under the book lock."""
+    if stage is not None and stage not in STAGE_ORDER:
+        raise BadInputError(f"unknown stage '{stage}'", where="--stage", fix=f"use one of: {', '.join(STAGE_ORDER)}")
+    if page not in book.specs_expected():
+        raise BadInputError(f"page {page} is not in the book", where=str(book.root),
+                            fix=f"pages with art: {', '.join(map(str, book.art_pages())) or 'none'}")
+    with _engine(book, settings, renderer, reviewer) as engine, BookLock(book.root):
+        return adopt(engine.context(page), stage)
 
 
 def summary_text(summary: RunSummary) -> str:
     lines = [f"{summary.book}: {summary.done} done, {summary.cached} cached, {summary.failed} failed"
              + (f", {summary.waiting} waiting for review" if summary.waiting else "")
+             + (f", {summary.edited} edited by hand (kept)" if summary.edited else "")
              + (f", {summary.skipped} not started" if summary.skipped else "")
              + f" in {summary.seconds:.1f}s ({summary.renderer} renderer, {summary.reviewer} reviewer)"]
     for result in summary.pages:
-        if result.status in ("failed", "waiting"):
+        if result.status in ("failed", "waiting", "edited"):
             lines.append(f"  page {result.page}: {result.status}: {result.error or result.stages[-1].reason}")
     if summary.failed:
         lines.append("  fix the problems above and run the same command again; finished stages are kept")

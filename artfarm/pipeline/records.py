@@ -8,14 +8,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import imagehash
-from PIL import Image
 from pydantic import ValidationError
 
 from artfarm.errors import WriteError
 from artfarm.fsio import atomic_write_json, sha256_file
+from artfarm.images import load_image
 from artfarm.models.records import OutputFile, StageRecord
 
 RECORD_NAME = "stage.json"
+HISTORY_DIR = "history"  # a page's edited outputs moved aside by --force; artfarm never deletes in it
 log = logging.getLogger("artfarm.pipeline")
 
 
@@ -51,10 +52,9 @@ def remove_record(stage_dir: Path) -> None:
 
 
 def describe_output(path: Path, seed: int | None = None) -> OutputFile:
-    with Image.open(path) as img:
-        img.load()
-        width, height = img.size
-        phash = str(imagehash.phash(img))
+    img = load_image(path, what="stage output")
+    width, height = img.size
+    phash = str(imagehash.phash(img))
     stat = Path(path).stat()
     return OutputFile(file=Path(path).name, sha256=sha256_file(path), phash=phash, width=width, height=height, seed=seed,
                       size=stat.st_size, mtime_ns=stat.st_mtime_ns)
@@ -71,8 +71,24 @@ def unchanged(path: Path, out: OutputFile) -> bool:
     return sha256_file(path) == out.sha256
 
 
+def edited_files(stage_dir: Path, record: StageRecord | None) -> list[str]:
+    """Recorded outputs that exist but no longer have their recorded bytes."""
+    if record is None or record.status != "done":
+        return []
+    return [out.file for out in record.outputs
+            if (Path(stage_dir) / out.file).is_file() and not unchanged(Path(stage_dir) / out.file, out)]
+
+
+def edited_reason(book_id: str, page: int, stage: str, files: list[str]) -> str:
+    names = ", ".join(files)
+    return (f"{names} edited by hand; kept. `artfarm adopt {book_id} {page} --stage {stage}` makes it the {stage} "
+            f"output (later stages rerun from it); `artfarm render-page {book_id} {page} --force` re-renders and "
+            f"moves it to pages/{page:04d}/{HISTORY_DIR}/")
+
+
 def outputs_problem(stage_dir: Path, record: StageRecord) -> str | None:
-    """None when every recorded output exists with its recorded hash."""
+    """None when every recorded output exists with its recorded hash (an edited one is caught before, by
+    ``Stage.verdict``; here it is only a miss for stages checked without it)."""
     if not record.outputs:
         return "record lists no outputs"
     for out in record.outputs:

@@ -17,7 +17,8 @@ from typing import Any
 from artfarm.models.records import ModelRecord, Prompts, StageRecord
 from artfarm.pipeline.context import PageContext, Plan, Verdict, clear_stage_dir, relative_params, render_job
 from artfarm.pipeline.keys import key_inputs_with_version, why_changed
-from artfarm.pipeline.records import describe_output, now_iso, outputs_problem, read_record, write_json_beside
+from artfarm.pipeline.records import (describe_output, edited_files, edited_reason, now_iso, outputs_problem, read_record,
+                                      write_json_beside)
 
 MODEL_FILE_PARAMS = ("checkpoint", "diffusion_model", "text_encoders", "vae", "upscale_model")
 
@@ -32,6 +33,20 @@ class Stage:
 
     def plan(self, ctx: PageContext) -> Plan:
         raise NotImplementedError
+
+    def verdict(self, ctx: PageContext, plan: Plan) -> Verdict:
+        """What a run and ``status`` ask. A person's edit comes first: whatever else changed, an output
+        whose bytes differ from the record is never overwritten by a plain run (see pipeline/edits.py)."""
+        record, _ = read_record(ctx.stage_dir(self.dir_name), quiet=True)
+        edited = edited_files(ctx.stage_dir(self.dir_name), record)
+        if edited:
+            return Verdict("edited", edited_reason(ctx.book.id, ctx.page, self.name, edited), record)
+        return self.check(ctx, plan)
+
+    def adopted_key(self, ctx: PageContext, plan: Plan, record: StageRecord) -> tuple[str, dict[str, Any]] | None:
+        """The key an adopted output is recorded under: the stage's current one, so it counts as done
+        now; None keeps the record's key (a stage whose key is not its plan's)."""
+        return plan.cache_key, plan.key_inputs
 
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
         record, why = read_record(ctx.stage_dir(self.dir_name))

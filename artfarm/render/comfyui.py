@@ -16,8 +16,6 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from PIL import Image, UnidentifiedImageError
-
 from artfarm.comfyui.api import FileRef
 from artfarm.comfyui.client import Cancellation, ComfyClient, RunProgress
 from artfarm.comfyui.families import family_template
@@ -28,6 +26,7 @@ from artfarm.comfyui.prepare import PreparedJob, prepare_job
 from artfarm.comfyui.runner import JobResult, run_job
 from artfarm.comfyui.templates import Template, template_for_stage
 from artfarm.errors import BadInputError
+from artfarm.images import image_size
 from artfarm.models.book import ModelPins
 from artfarm.render.base import ModelUse, ProgressEvent, ProgressFn, RenderedImage, RenderRequest, RenderResult, Stage
 
@@ -87,10 +86,9 @@ class ComfyUIRenderer:
         def on_server(index: int) -> JobResult:
             client = self._clients[index]
             _check_model_files(client, job)
-            _upload(client, job, self._uploaded)
             return run_job(client, template, job.values, out_dir=request.out_dir, stem=request.filename_stem,
                            progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
-                           cancel=self._cancel, build=job.build)
+                           cancel=self._cancel, build=job.build, prepare=lambda: _upload(client, job, self._uploaded))
 
         ran, index, attempts = self._pool.run(request.stage, on_server)
         seed = ran.values.get("seed", template.graph_value("seed"))
@@ -131,7 +129,7 @@ class ComfyUIRenderer:
                 width, height = (template.graph_value("width") or 0) // 2, (template.graph_value("height") or 0) // 2
                 notes.append(f"width/height: twice the size of the missing image; the template's {width * 2}x{height * 2} shown")
             else:
-                width, height = _image_size(Path(values["image"]))
+                width, height = image_size(Path(values["image"]))
             values.setdefault("width", width * 2)
             values.setdefault("height", height * 2)
         return values
@@ -197,15 +195,6 @@ def _server_name(ref: FileRef) -> str:
 def _missing_pin(pin: str) -> Any:
     raise BadInputError(f"book.yaml does not pin models.{pin}", where="book.yaml $.models",
                         fix=f"set models.{pin} to a model file the server lists (`artfarm doctor BOOK` shows them)")
-
-
-def _image_size(path: Path) -> tuple[int, int]:
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, UnidentifiedImageError) as exc:
-        raise BadInputError(f"cannot read the image: {exc}", where=str(path),
-                            fix="check the previous stage's output") from exc
 
 
 def _progress_adapter(request: RenderRequest, progress: ProgressFn | None) -> Callable[[RunProgress], None] | None:

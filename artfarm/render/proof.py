@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from artfarm.colours import hex_to_rgb
 from artfarm.book.loader import LoadedBook
 from artfarm.fsio import atomic_write_bytes
+from artfarm.images import load_image
 from artfarm.errors import BadInputError, Interrupted, RunError
 from artfarm.models.renderspec import RenderSpec
 from artfarm.render.modelparams import ModelParams
@@ -245,9 +246,7 @@ def _open(params: dict[str, Any], name: str, request: RenderRequest) -> Image.Im
     if path is None or not Path(path).is_file():
         raise RunError(f"{request.stage} needs the '{name}' image, got {path!r}", where=f"page {request.page} {request.stage}",
                        fix="run the earlier stages first (artfarm render-page)")
-    with Image.open(path) as img:
-        img.load()
-        return img.convert("RGB") if name == "image" else img.copy()
+    return load_image(path, what=f"{request.stage} {name}", mode="RGB" if name == "image" else None)
 
 
 def _figure_x(composition: str, n: int, count: int, width: int, rng: random.Random) -> int:

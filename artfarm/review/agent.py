@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 from artfarm.book.loader import LoadedBook
 from artfarm.errors import BadInputError
 from artfarm.fsio import atomic_write_bytes, atomic_write_json
+from artfarm.images import load_image
 from artfarm.models.review import CandidateReview, ReviewerInfo, ReviewRecord, Selection
 from artfarm.review.base import Candidate, ReviewContext
 from artfarm.review.heuristic import HeuristicReviewer, score_candidates
@@ -64,9 +65,8 @@ def contact_sheet(candidates: list[Candidate], scored: list[CandidateReview]) ->
     for n, cand in enumerate(candidates):
         x = 8 + (n % cols) * (THUMB + 8)
         y = 8 + (n // cols) * (THUMB + LABEL_H + 8)
-        with Image.open(cand.path) as img:
-            thumb = img.convert("RGB")
-            thumb.thumbnail((THUMB, THUMB))
+        thumb = load_image(cand.path, what=f"candidate {cand.index}", mode="RGB")
+        thumb.thumbnail((THUMB, THUMB))
         sheet.paste(thumb, (x + (THUMB - thumb.width) // 2, y + (THUMB - thumb.height) // 2))
         review = by_index.get(cand.index)
         if review is not None and review.rejected:

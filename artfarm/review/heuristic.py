@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from artfarm.colours import hex_to_rgb
+from artfarm.images import load_image
 from artfarm.models.review import CandidateReview, CriterionScore, ReviewerInfo, ReviewRecord, Selection
 from artfarm.review.base import Candidate, ReviewContext
 
@@ -63,9 +64,9 @@ def score_candidates(candidates: list[Candidate], palette: list[tuple[int, int, 
     kept_hashes: list[tuple[int, imagehash.ImageHash]] = []
     for cand in candidates:
         review = CandidateReview(index=cand.index, file=Path(cand.path).name, seed=cand.seed, sha256=cand.sha256)
-        with Image.open(cand.path) as img:
-            rgb = _analysis_image(img)
-            phash = imagehash.phash(img)
+        img = load_image(cand.path, what=f"candidate {cand.index}")
+        rgb = _analysis_image(img)
+        phash = imagehash.phash(img)
         grey = _luminance(rgb)
         blank = blank_reason(grey)
         if blank:

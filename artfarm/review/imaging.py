@@ -11,10 +11,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from artfarm.errors import BadInputError
-from artfarm.images import flatten_rgb
+from artfarm.images import load_image
 
 
 @dataclass(frozen=True)
@@ -41,13 +40,7 @@ class PreparedImage:
 
 def open_rgb(path: Path) -> Image.Image:
     """An image as RGB (transparency flattened on white); a clear error for a missing or broken file."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return flatten_rgb(img)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise BadInputError(f"cannot read image ({exc})", where=str(path),
-                            fix="re-render the stage that wrote it, or replace the file with a valid PNG") from exc
+    return load_image(path, mode="RGB")
 
 
 def prepare_image(path: Path, *, max_edge: int = 1024, quality: int = 85) -> PreparedImage:

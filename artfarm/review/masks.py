@@ -17,7 +17,9 @@ from PIL import Image, ImageDraw, ImageFilter
 from pydantic import Field
 
 from artfarm.book.files import load_model
+from artfarm.book.paths import resolve_inside
 from artfarm.errors import BadInputError, ValidationFailed
+from artfarm.images import image_size, load_image
 from artfarm.models.base import StrictModel
 from artfarm.models.renderspec import InpaintOverrides
 from artfarm.models.review import Defect
@@ -77,16 +79,11 @@ def box_mask(size: tuple[int, int], box: tuple[int, int, int, int], *, feather: 
 
 def mask_from_file(path: Path, size: tuple[int, int], *, feather: int | None = None) -> Image.Image:
     """A hand-made mask (white = repaint, or transparency = repaint-free) scaled to ``size`` and feathered."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA") and img.getchannel("A").getextrema() != (255, 255):
-                gray = img.getchannel("A")
-            else:
-                gray = img.convert("L")
-    except OSError as exc:
-        raise BadInputError(f"cannot read mask image ({exc})", where=str(path),
-                            fix="save the mask as a PNG: white where to repaint, black elsewhere") from exc
+    img = load_image(path, what="mask")
+    if img.mode in ("RGBA", "LA") and img.getchannel("A").getextrema() != (255, 255):
+        gray = img.getchannel("A")
+    else:
+        gray = img.convert("L")
     if gray.size != size:
         gray = gray.resize(size, Image.Resampling.BILINEAR)
     hard = gray.point(lambda v: 255 if v >= 128 else 0)
@@ -129,8 +126,7 @@ def inpaint_prompts(fix_prompt: str, prompt: CompiledPrompt) -> tuple[str, str]:
 def plan_inpaint(image: Path, defects: list[Defect], prompt: CompiledPrompt, *, masks_dir: Path | None = None,
                  override: InpaintOverrides | None = None, feather: int | None = None) -> list[tuple[InpaintPlan, Image.Image]]:
     """One job per defect, then one per hand-made mask in ``masks_dir``, each with its mask image."""
-    with Image.open(image) as img:
-        size = img.size
+    size = image_size(image, what="image to inpaint")
     jobs: list[tuple[InpaintPlan, Image.Image]] = []
     for defect in defects:
         if clip_box(defect.box, size) is None:
@@ -154,9 +150,14 @@ def plan_inpaint(image: Path, defects: list[Defect], prompt: CompiledPrompt, *, 
 
 
 def hand_masks(masks_dir: Path | None) -> list[Path]:
+    """The page's hand-made masks; one that resolves outside the page folder (a symlink) is refused."""
     if masks_dir is None or not Path(masks_dir).is_dir():
         return []
-    return sorted(p for p in Path(masks_dir).iterdir() if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
+    masks_dir = Path(masks_dir)
+    found = sorted(p for p in masks_dir.iterdir() if p.suffix.lower() in MASK_SUFFIXES and p.is_file())
+    for path in found:
+        resolve_inside(masks_dir.parent, f"{masks_dir.name}/{path.name}", what="mask")
+    return found
 
 
 def _note_for(mask: Path) -> MaskNote:

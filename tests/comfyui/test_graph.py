@@ -185,3 +185,25 @@ def test_anchors_must_name_nodes_of_the_graph(tmp_path):
     with pytest.raises(BadInputError) as info:
         load_template("refine", root)
     assert "refine.params.json $.anchors.positive" in str(info.value)
+
+
+def test_tiled_upscale_with_a_controlnet_guides_each_tile_by_its_part_of_the_hint(tmp_path):
+    image = tmp_path / "in.png"
+    Image.new("RGB", (200, 160), "red").save(image)
+    params = {**values_for("upscale_print"), "image": image, "width": 400, "height": 320, "polish": "tiled",
+              "tile": 256, "overlap": 32, "control": CONTROL}
+    graph = prepare_job(load_template("upscale_print"), params, where="t").graph
+    samplers = [n["inputs"] for n in graph.values() if n["class_type"] == "KSampler"]
+    assert len(samplers) == 4
+    canny = next(i for i, n in graph.items() if n["class_type"] == "Canny")
+    crops = []
+    for sampler in samplers:
+        apply = graph[sampler["positive"][0]]
+        assert apply["class_type"] == "ControlNetApplyAdvanced" and sampler["negative"] == [sampler["positive"][0], 1]
+        crop = graph[apply["inputs"]["image"][0]]
+        assert crop["class_type"] == "ImageCrop" and crop["inputs"]["image"] == [canny, 0]
+        crops.append((crop["inputs"]["x"], crop["inputs"]["y"], crop["inputs"]["width"], crop["inputs"]["height"]))
+    tile_crops = sorted((n["inputs"]["x"], n["inputs"]["y"], n["inputs"]["width"], n["inputs"]["height"])
+                        for n in graph.values() if n["class_type"] == "ImageCrop" and n["inputs"]["image"] != [canny, 0])
+    assert sorted(crops) == tile_crops  # each tile's guide is exactly its own rectangle
+    assert check_graph(graph, server_info(), load_template("upscale_print"), unset={"image"}) == []

@@ -79,6 +79,23 @@ def test_refine_with_the_controlnet_differs_from_without(renderer, tmp_path):
     assert np.abs(pixels(without) - pixels(guided)).mean() > 5
 
 
+def test_the_tiled_print_upscale_runs_with_the_controlnet_on_each_tile(renderer, tmp_path):
+    source = tmp_path / "refined.png"
+    image = Image.new("RGB", (192, 192), (230, 220, 200))
+    image.paste((40, 60, 120), (48, 48, 144, 168))
+    image.save(source)
+    control = {"model": CONTROLNET, "preprocessor": "canny", "strength": 1.0, "start": 0.0, "end": 1.0}
+
+    def upscale(name, **extra):
+        params = {**FAST, "denoise": 0.5, "image": str(source), "polish": "tiled", "tile": 256, "overlap": 32, **extra}
+        return renderer.render(RenderRequest(stage="upscale", page=1, params=params, out_dir=tmp_path / name, filename_stem="u"))
+
+    without, guided = upscale("without"), upscale("with", control=control)
+    classes = [n["class_type"] for n in guided.workflow.values()]
+    assert classes.count("KSampler") == classes.count("ControlNetApplyAdvanced") == 4
+    assert pixels(guided).shape == (384, 384, 3) and np.abs(pixels(without) - pixels(guided)).mean() > 1
+
+
 def write_identity_book(make_book, bear_lora: str):
     book = small_book_data(2)
     book["models"] = {**PINS.model_dump(exclude_none=True), "controlnet": CONTROLNET}

@@ -68,3 +68,17 @@ def render_png(pdf: Path, out_prefix: Path, dpi: int = 36, page: int = 1) -> Ima
     subprocess.run([exe, "-r", str(dpi), "-f", str(page), "-l", str(page), "-png", "-singlefile", str(pdf), str(out_prefix)],
                    check=True, timeout=60)
     return Image.open(f"{out_prefix}.png").convert("RGB")
+
+
+def plan_context(book_dir: Path, printer: str = "generic"):
+    """The planning context export-pdf builds (placeholder art where there is none), for one printer."""
+    from artfarm.book.loader import load_book
+    from artfarm.layout.export import _art_sources, _palette
+    from artfarm.layout.fonts import load_fonts
+    from artfarm.layout.plan import PlanContext
+    from artfarm.layout.printers import load_profile
+
+    loaded = load_book(book_dir)
+    profile = load_profile(printer)
+    return PlanContext(book=loaded.book, book_dir=loaded.root, fonts=load_fonts(loaded.book.layout.typography.font, loaded.root),
+                       palette=_palette(loaded), sources=_art_sources(loaded, True, profile), printer=profile)

@@ -15,8 +15,10 @@ def register(subparsers, common) -> None:
                                           "their RenderSpecs were bad, 3 if only a service was unreachable, else 1.")
     add_book_argument(p)
     add_run_flags(p)
+    p.add_argument("--force", action="store_true",
+                   help="redo every stage of every page; a hand-edited output is first moved to pages/NNNN/history/")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    return render_and_report(args, RunOptions(jobs=args.jobs, keep_going=args.keep_going))
+    return render_and_report(args, RunOptions(jobs=args.jobs, keep_going=args.keep_going, force=args.force))

@@ -15,7 +15,8 @@ def register(subparsers, common) -> None:
     p.add_argument("page", type=int, help="page number (0 is the cover)")
     p.add_argument("--from", dest="from_stage", choices=STAGE_ORDER, default=None,
                    help="redo this stage and every later one, even if cached (earlier stages stay cached)")
-    p.add_argument("--force", action="store_true", help="redo every stage of the page (same as --from draft)")
+    p.add_argument("--force", action="store_true", help="redo every stage of the page (same as --from draft); a hand-edited "
+                                                        "output is first moved to pages/NNNN/history/")
     add_backend_flags(p)
     add_review_flags(p)
     p.set_defaults(run=run)

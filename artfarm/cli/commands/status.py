@@ -1,4 +1,4 @@
-"""`artfarm status BOOK`: pages x stages (done, stale, missing, failed, waiting), without running anything."""
+"""`artfarm status BOOK`: pages x stages (done, stale, missing, failed, waiting, edited), without running anything."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ SHOWN = {"not-needed": "-"}
 def register(subparsers, common) -> None:
     p = subparsers.add_parser("status", parents=[common], help="show which page stages are done, stale or missing",
                               description="A table of pages x stages. 'stale' means the inputs changed since the stage ran; "
-                                          "the renderer and reviewer flags matter because their identity is part of each key.")
+                                          "'edited' means a person changed the stage's output (kept; the note under the "
+                                          "table says how to adopt it or re-render). The renderer and reviewer flags "
+                                          "matter because their identity is part of each key.")
     add_book_argument(p)
     add_backend_flags(p)
     add_review_flags(p)

@@ -114,9 +114,10 @@ def apply_polish(graph: Graph, anchors: Anchors, output_node: str, polish: Polis
     for index, tile in enumerate(tile_grid(*size, polish.tile_side(family), polish.overlap_px(family))):
         crop = graph.add("ImageCrop", image=image, width=tile.width, height=tile.height, x=tile.x, y=tile.y)
         latent = graph.add("VAEEncode", pixels=crop.out(), vae=vae)
+        positive, negative = _tile_conditioning(graph, sampler, tile)
         sampled = graph.add("KSampler", model=sampler["model"], seed=sampler["seed"] + index, steps=sampler["steps"],
                             cfg=sampler["cfg"], sampler_name=sampler["sampler_name"], scheduler=sampler["scheduler"],
-                            positive=sampler["positive"], negative=sampler["negative"], latent_image=latent.out(),
+                            positive=positive, negative=negative, latent_image=latent.out(),
                             denoise=sampler["denoise"])
         decoded = graph.add("VAEDecode", samples=sampled.out(), vae=vae)
         key = (tile.width, tile.height, tile.left, tile.top)
@@ -127,6 +128,18 @@ def apply_polish(graph: Graph, anchors: Anchors, output_node: str, polish: Polis
                            resize_source=False, mask=masks[key]).out()
     graph.set(output_node, images=result)
     graph.keep_reachable([output_node])
+
+
+def _tile_conditioning(graph: Graph, sampler: dict[str, Any], tile: Tile) -> tuple[Any, Any]:
+    """A ControlNet on the whole-image conditioning (artfarm/comfyui/insert/controlnet.py) follows, in each
+    tile, that tile's part of its guide, not the whole guide squeezed into the tile."""
+    positive = sampler["positive"]
+    if not (isinstance(positive, Output) and graph.node(positive.node).class_type == "ControlNetApplyAdvanced"):
+        return sampler["positive"], sampler["negative"]
+    apply = graph.inputs(positive.node)
+    hint = graph.add("ImageCrop", image=apply["image"], width=tile.width, height=tile.height, x=tile.x, y=tile.y)
+    tiled = graph.add("ControlNetApplyAdvanced", **{**apply, "image": hint.out()})
+    return tiled.out(0), tiled.out(1)
 
 
 def sampled_pixel_steps(polish: Polish, *, family: str, size: tuple[int, int], steps: int) -> dict[str, float]:

@@ -7,6 +7,7 @@ import io
 from PIL import Image
 
 from artfarm.fsio import atomic_write_bytes
+from artfarm.images import load_image
 from artfarm.models.records import StageRecord
 from artfarm.pipeline.context import PageContext, Plan
 from artfarm.pipeline.keys import key_inputs_with_version
@@ -31,18 +32,18 @@ class FinalStage(Stage):
         source, (tw, th) = plan.extra["source"], plan.extra["target"]
         out = ctx.stage_dir(self.dir_name) / "final.png"
         notes = []
-        with Image.open(source) as image:
-            width, height = image.size
-            if width >= tw and height >= th:
-                data = source.read_bytes()
-                notes.append(f"upscaled image {width}x{height} meets the print size {tw}x{th}")
-            else:
-                scale = max(tw / width, th / height)
-                size = (max(tw, round(width * scale)), max(th, round(height * scale)))
-                buf = io.BytesIO()
-                image.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(buf, format="PNG")
-                data = buf.getvalue()
-                notes.append(f"enlarged {width}x{height} to {size[0]}x{size[1]} to reach the print size {tw}x{th}")
+        image = load_image(source, what="upscaled image")
+        width, height = image.size
+        if width >= tw and height >= th:
+            data = source.read_bytes()
+            notes.append(f"upscaled image {width}x{height} meets the print size {tw}x{th}")
+        else:
+            scale = max(tw / width, th / height)
+            size = (max(tw, round(width * scale)), max(th, round(height * scale)))
+            buf = io.BytesIO()
+            image.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(buf, format="PNG")
+            data = buf.getvalue()
+            notes.append(f"enlarged {width}x{height} to {size[0]}x{size[1]} to reach the print size {tw}x{th}")
         atomic_write_bytes(out, data)
         return StageRecord(stage=self.name, page=ctx.page, cache_key=plan.cache_key,
                            key_inputs=key_inputs_with_version(plan.key_inputs), outputs=[describe_output(out)],

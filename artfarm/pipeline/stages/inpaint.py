@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 
 from artfarm.fsio import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from artfarm.images import image_size
 from artfarm.models.records import InpaintFix, ModelRecord, Prompts, StageRecord
 from artfarm.models.review import Defect, ReviewRecord
 from artfarm.pipeline.keys import changed_inputs, key_inputs_with_version
@@ -69,8 +69,7 @@ class InpaintStage(RenderStage):
         if not defects:
             return []
         selected = ctx.done["review"].outputs[0]
-        with Image.open(image) as img:
-            width, height = img.size
+        width, height = image_size(image, what="image to inpaint")
         sx, sy = width / selected.width, height / selected.height
         return [d.model_copy(update={"box": (round(d.box[0] * sx), round(d.box[1] * sy), round(d.box[2] * sx),
                                              round(d.box[3] * sy))}) for d in defects]

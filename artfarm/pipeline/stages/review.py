@@ -76,6 +76,10 @@ class ReviewStage(Stage):
         inputs = self.held_inputs(plan, review) or plan.key_inputs
         return {**inputs, "selection": {"index": review.selection.index, "decided_by": review.selection.decided_by}}
 
+    def adopted_key(self, ctx: PageContext, plan: Plan, record: StageRecord) -> None:
+        """The selection's key is the review decision's (see ``selected_inputs``); an adopted selection keeps it."""
+        return None
+
     def check(self, ctx: PageContext, plan: Plan) -> Verdict:
         review = self.read_review(ctx)
         old, _ = read_record(ctx.stage_dir(self.dir_name))

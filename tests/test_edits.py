@@ -1,0 +1,112 @@
+"""A person's edits to stage outputs are never lost: kept and reported, adopted, or moved to history/ by --force."""
+
+from __future__ import annotations
+
+import json
+
+from artfarm.book.loader import load_book
+from artfarm.cli.main import main
+from artfarm.fsio import sha256_file
+from artfarm.models.records import StageRecord
+from artfarm.pipeline.engine import adopt_edits, book_status
+from artfarm.render.proof import ProofRenderer
+from artfarm.review.heuristic import HeuristicReviewer
+from artfarm.settings import resolve_settings
+from tests.bookbuilder import png_bytes
+from tests.pipeline_helpers import actions, run, write_small_book
+
+RETOUCHED = png_bytes((450, 450), (12, 200, 40))
+
+
+def rendered_book(make_book, pages: int = 2):
+    book = write_small_book(make_book, pages=pages)
+    summary, _ = run(book)
+    assert summary.exit_code == 0
+    return book
+
+
+def adopt(book, page, stage=None):
+    loaded = load_book(book)
+    return adopt_edits(loaded, resolve_settings(loaded.book, {}), page, stage, renderer=ProofRenderer(loaded),
+                       reviewer=HeuristicReviewer())
+
+
+def test_a_retouched_final_is_kept_reported_and_the_other_pages_carry_on(make_book, capsys):
+    book = rendered_book(make_book)
+    final = book / "pages/0001/final/final.png"
+    final.write_bytes(RETOUCHED)
+    (book / "pages/0002/renderspec.json").write_text(
+        (book / "pages/0002/renderspec.json").read_text().replace('"seed": 1002', '"seed": 77'))
+
+    summary, renderer = run(book)
+    assert final.read_bytes() == RETOUCHED
+    assert summary.exit_code == 0 and summary.edited == 1
+    assert {p.page: p.status for p in summary.pages} == {1: "edited", 2: "done"}
+    assert actions(summary, 1)["final"] == "edited" and all(page == 2 for page, _ in renderer.calls)
+
+    loaded = load_book(book)
+    status = book_status(loaded, resolve_settings(loaded.book, {}), renderer=ProofRenderer(loaded),
+                         reviewer=HeuristicReviewer())
+    row = status.pages[0]
+    assert row.stages["final"] == "edited" and f"artfarm adopt {loaded.id} 1 --stage final" in row.reason["final"]
+    assert main(["status", str(book), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["pages"][0]["stages"]["final"] == "edited"
+
+
+def test_an_edit_is_kept_even_when_the_inputs_changed_too(make_book):
+    book = rendered_book(make_book, pages=1)
+    selected = book / "pages/0001/selected/selected.png"
+    selected.write_bytes(png_bytes((128, 128), (1, 2, 3)))
+    spec = book / "pages/0001/renderspec.json"
+    spec.write_text(spec.read_text().replace("pine forest", "birch forest"))
+    summary, _ = run(book)
+    assert summary.pages[0].status == "edited" and actions(summary, 1)["review"] == "edited"
+    assert selected.read_bytes() == png_bytes((128, 128), (1, 2, 3))
+
+
+def test_adopting_a_retouched_final_makes_it_done(make_book):
+    book = rendered_book(make_book, pages=1)
+    final = book / "pages/0001/final/final.png"
+    final.write_bytes(RETOUCHED)
+    report = adopt(book, 1)
+    assert [(a.stage, a.files) for a in report.adopted] == [("final", ["final.png"])]
+    record = StageRecord.model_validate_json((book / "pages/0001/final/stage.json").read_bytes())
+    assert record.outputs[0].sha256 == sha256_file(final) and any("adopted" in n for n in record.notes)
+    summary, renderer = run(book)
+    assert renderer.calls == [] and summary.pages[0].status == "cached" and final.read_bytes() == RETOUCHED
+
+
+def test_adopting_an_upscale_reruns_the_stages_after_it_from_the_edit(make_book):
+    book = rendered_book(make_book, pages=1)
+    upscale = book / "pages/0001/upscale/upscale_00.png"
+    edited = png_bytes((256, 256), (250, 10, 10))
+    upscale.write_bytes(edited)
+    assert adopt(book, 1, "upscale").adopted[0].stage == "upscale"
+    summary, renderer = run(book)
+    assert actions(summary, 1)["upscale"] == "cached" and actions(summary, 1)["final"] == "ran"
+    assert upscale.read_bytes() == edited
+    final = StageRecord.model_validate_json((book / "pages/0001/final/stage.json").read_bytes())
+    assert final.key_inputs["inputs"]["image"] == sha256_file(upscale)
+
+
+def test_force_moves_the_edit_to_history_then_rerenders(make_book):
+    book = rendered_book(make_book, pages=1)
+    final = book / "pages/0001/final/final.png"
+    final.write_bytes(RETOUCHED)
+    summary, _ = run(book, force=True)
+    assert summary.exit_code == 0 and summary.pages[0].status == "done"
+    kept = list((book / "pages/0001/history").iterdir())
+    assert len(kept) == 1 and kept[0].name.startswith("final-") and kept[0].name.endswith("Z-final.png")
+    assert kept[0].read_bytes() == RETOUCHED and final.read_bytes() != RETOUCHED
+    final.write_bytes(RETOUCHED)
+    run(book, force=True)
+    assert len(list((book / "pages/0001/history").iterdir())) == 2  # history only grows
+
+
+def test_adopt_command(make_book, capsys):
+    book = rendered_book(make_book, pages=1)
+    assert main(["adopt", str(book), "1"]) == 2  # nothing edited
+    assert "nothing to adopt" in capsys.readouterr().err
+    (book / "pages/0001/final/final.png").write_bytes(RETOUCHED)
+    assert main(["adopt", str(book), "1", "--stage", "final", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["adopted"][0]["files"] == ["final.png"]
