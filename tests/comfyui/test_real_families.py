@@ -8,8 +8,6 @@ the first model loader, before any sampling. The reference pictures are uploaded
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from PIL import Image
 
@@ -19,6 +17,7 @@ from artfarm.models.book import ModelPins
 from artfarm.render.base import RenderRequest
 from artfarm.render.comfyui import ComfyUIRenderer
 from tests.comfyui.test_families import FILES, UPSCALER, undeclared_inputs
+from tests.comfyui.test_real_identity import _history
 
 pytestmark = [pytest.mark.comfyui_real, pytest.mark.timeout(900)]
 
@@ -73,12 +72,3 @@ def test_family_graphs_fit_the_live_server_and_pass_its_own_prompt_validation(re
         for path in placeholders:
             path.unlink()
 
-
-def _history(client, prompt_id):
-    end = time.monotonic() + 120
-    while time.monotonic() < end:
-        entry = client.history(prompt_id)
-        if entry is not None:
-            return entry
-        time.sleep(0.1)
-    raise AssertionError(f"no history for {prompt_id}")
