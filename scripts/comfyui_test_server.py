@@ -243,8 +243,9 @@ def start_server(inst: Installation, run_dir: Path, port: int | None = None,
     model_paths.write_text(f"artfarm_tests:\n    base_path: {inst.models}\n"
                            "    checkpoints: checkpoints\n    upscale_models: upscale_models\n"
                            "    loras: loras\n    controlnet: controlnet\n"
-                           # a per-run folder where tests put placeholder model files (e.g. an SDXL name)
-                           f"artfarm_run:\n    base_path: {run_dir / 'models'}\n    checkpoints: checkpoints\n")
+                           # a per-run folder where tests put placeholder model files (e.g. an SDXL or Flux name)
+                           f"artfarm_run:\n    base_path: {run_dir / 'models'}\n    checkpoints: checkpoints\n"
+                           "    diffusion_models: diffusion_models\n    text_encoders: text_encoders\n    vae: vae\n")
     log_path = run_dir / "comfyui.log"
     cmd = [str(inst.python), "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(port),
            "--output-directory", str(run_dir / "out"), "--input-directory", str(run_dir / "in"),

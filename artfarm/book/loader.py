@@ -13,9 +13,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Mapping
 
+from artfarm.book.family_checks import family_book_findings, family_page_findings
 from artfarm.book.files import load_model, read_data, validate_data
 from artfarm.book.paths import book_id_of, page_dir, page_dir_name, resolve_inside
 from artfarm.errors import BadInputError, ImageFileError, ParseError, PathEscapeError, ValidationFailed
+from artfarm.families import family_info
 from artfarm.findings import Finding
 from artfarm.images import load_image
 from artfarm import stylepacks
@@ -144,10 +146,13 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
             continue
         number = int(folder.name)
         spec, problems = _check_spec(root, book_id, number, characters, book, pack, proposed.get(number, _ON_DISK))
+        if spec is not None and book is not None:
+            problems = problems + family_page_findings(book, characters, number, spec)
         if spec is not None and not any(f.severity == "error" for f in problems):
             specs[number] = spec
             if spec.style_pack in packs:
-                problems = problems + _check_prompt_length(number, spec, characters, packs[spec.style_pack])
+                problems = problems + _check_prompt_length(number, spec, characters, packs[spec.style_pack],
+                                                           book.models.family if book else "sd15")
         problems += _check_masks(root, number)
         if problems:
             page_findings[number] = problems
@@ -170,6 +175,8 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
                     message=f"page {number} has a RenderSpec but is not listed in book.yaml pages",
                     fix=f"add `- page: {number}` with its text to book.yaml, or delete the folder"))
 
+    if book is not None:
+        findings += family_book_findings(book, characters, packs, specs)
     all_findings = findings + [f for n in sorted(page_findings) for f in page_findings[n]]
     if book is None:
         return None, all_findings
@@ -186,7 +193,11 @@ def load_book(book_dir: Path) -> LoadedBook:
     return loaded
 
 
-def _check_prompt_length(number: int, spec: RenderSpec, bible: CharacterBible, pack: LoadedStylePack) -> list[Finding]:
+def _check_prompt_length(number: int, spec: RenderSpec, bible: CharacterBible, pack: LoadedStylePack,
+                         family: str = "sd15") -> list[Finding]:
+    """CLIP's 75-token chunks matter to the families that read terms through CLIP alone (sd15, sdxl)."""
+    if family_info(family).prompt_style != "terms":
+        return []
     compiled = compile_prompt(spec, bible, pack.pack)
     return [Finding(severity="warning", file=f"pages/{page_dir_name(number)}/renderspec.json", message=line,
                     fix="shorten the scene, the characters' look (bible/characters.yaml) or the style pack's terms; "

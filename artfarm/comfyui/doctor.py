@@ -12,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from artfarm.comfyui.client import ComfyClient
 from artfarm.comfyui.errors import NodeProblem
 from artfarm.comfyui.model_files import KIND_FOLDER, ModelFileUse, missing_files, server_files
-from artfarm.comfyui.templates import TEMPLATE_NAMES, Template, load_template
+from artfarm.comfyui.families import family_template
+from artfarm.comfyui.templates import STAGE_TEMPLATES, TEMPLATE_NAMES, Template, load_template
 from artfarm.comfyui.validate import check_graph, combo_options
 from artfarm.errors import ServiceError
+from artfarm.families import CHECKPOINT_FAMILIES, family_info
 from artfarm.models.book import ModelPins
 
 PIN_LOADERS = {"draft_checkpoint": ("CheckpointLoaderSimple", "ckpt_name"),
@@ -89,15 +91,14 @@ def diagnose(client: ComfyClient, pins: ModelPins | None, templates: list[Templa
     report.ram_total, report.ram_free = stats.system.ram_total, stats.system.ram_free
     report.devices = [DeviceReport(name=d.name, type=d.type, vram_total=d.vram_total, vram_free=d.vram_free)
                       for d in stats.devices]
-    for template in templates if templates is not None else [load_template(n) for n in TEMPLATE_NAMES]:
+    for template in templates if templates is not None else default_templates(pins):
         unset = {name for name, decl in template.decl.parameters.items() if decl.required}
         problems = check_graph(template.graph, object_info, template, unset=unset)
         report.templates.append(TemplateCheck(template=template.file, ok=not problems, problems=problems))
     if pins is not None:
-        for pin, (node, input_name) in PIN_LOADERS.items():
+        for pin, value, (node, input_name) in pinned_files(pins):
             spec = object_info.get(node, {}).get("input", {}).get("required", {}).get(input_name, [])
             available = [str(o) for o in combo_options(spec) or []]
-            value = getattr(pins, pin)
             if value is None:
                 report.pins.append(PinCheck(pin=pin, value=None, ok=False, available=available,
                                             message=f"not pinned: set models.{pin} in book.yaml"))
@@ -119,10 +120,40 @@ def diagnose(client: ComfyClient, pins: ModelPins | None, templates: list[Templa
     return report
 
 
+def default_templates(pins: ModelPins | None) -> list[Template]:
+    """workflows/*.json, and the family's own four graphs when the book's family builds them in code."""
+    templates = [load_template(n) for n in TEMPLATE_NAMES]
+    if pins is not None and pins.family not in CHECKPOINT_FAMILIES:
+        templates += [family_template(pins.family, stage) for stage in STAGE_TEMPLATES]
+    return templates
+
+
+def pinned_files(pins: ModelPins) -> list[tuple[str, str | None, tuple[str, str]]]:
+    """(pin as book.yaml names it, file, (loader node, its input)) for every file the family loads: a tier's own
+    pin is named with its prefix where the tiers differ."""
+    if pins.family in CHECKPOINT_FAMILIES:
+        return [(pin, getattr(pins, pin), loader) for pin, loader in PIN_LOADERS.items()]
+    clip_loader = ("DualCLIPLoader", "clip_name{}") if family_info(pins.family).text_encoders == 2 else ("CLIPLoader", "clip_name")
+    out: dict[tuple[str, str | None], tuple[str, str]] = {}
+    tiers = {tier: pins.family_files(tier) for tier in ("draft", "final")}
+    for pin in ("diffusion_model", "text_encoders", "vae"):
+        same = tiers["draft"][pin] == tiers["final"][pin]
+        for tier in ("draft",) if same else ("draft", "final"):
+            label = pin if same else f"{tier}_{pin}"
+            if pin == "text_encoders":
+                for i, name in enumerate(tiers[tier][pin] or [], start=1):
+                    out[(f"{label}[{i - 1}]", name)] = (clip_loader[0], clip_loader[1].format(i))
+            else:
+                out[(label, tiers[tier][pin])] = {"diffusion_model": ("UNETLoader", "unet_name"),
+                                                  "vae": ("VAELoader", "vae_name")}[pin]
+    out[("upscale_model", pins.upscale_model)] = PIN_LOADERS["upscale_model"]
+    return [(pin, value, loader) for (pin, value), loader in out.items()]
+
+
 def family_warnings(pins: ModelPins) -> list[str]:
     """A checkpoint whose name suggests the other family than models.family (SDXL conditioning on SD1.5 or back)."""
     out = []
-    for pin in ("draft_checkpoint", "final_checkpoint"):
+    for pin in ("draft_checkpoint", "final_checkpoint") if pins.family in CHECKPOINT_FAMILIES else ():
         name = getattr(pins, pin)
         suggested = _family_of_name(name) if name else None
         if suggested is not None and suggested != pins.family:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 from PIL import Image, ImageChops
 
 from artfarm.comfyui.client import UPLOAD_SUBFOLDER, image_upload_name, mask_upload_name
+from artfarm.comfyui.families import family_graphs
+from artfarm.comfyui.families.build import family_values
 from artfarm.comfyui.graph import Graph
 from artfarm.comfyui.insert.controlnet import insert_controlnet
 from artfarm.comfyui.insert.loras import insert_loras
@@ -25,11 +27,13 @@ from artfarm.comfyui.insert.sdxl import insert_sdxl_conditioning
 from artfarm.comfyui.insert.tiles import POLISH_PARAMS, Polish, apply_polish, model_scale
 from artfarm.comfyui.templates import Template
 from artfarm.errors import BadInputError
+from artfarm.families import family_info
 from artfarm.fsio import sha256_bytes
 from artfarm.images import image_size, load_image
 from artfarm.render.modelparams import MODEL_PARAMS, ModelParams
 
 PLACEHOLDER_PREFIX = "PLACEHOLDER-not-made-yet"
+MODEL_FILE_VALUES = ("checkpoint", "diffusion_model", "text_encoder_1", "text_encoder_2", "vae", "upscale_model")
 
 
 @dataclass(frozen=True)
@@ -67,19 +71,21 @@ class PreparedJob:
     where: str = ""
     polish: Polish | None = None
     input_size: tuple[int, int] | None = None
+    references: tuple[str, ...] = ()  # the reference pictures' server names, in the order the graph reads them
 
     def build(self, values: dict[str, Any]) -> dict[str, Any]:
         """The same job with other template values (out-of-memory recovery halves the batch)."""
         return build_graph(self.template, values, self.model, where=self.where, polish=self.polish,
-                           input_size=self.input_size)
+                           input_size=self.input_size, references=self.references)
 
 
 def build_graph(template: Template, values: dict[str, Any], model: ModelParams, *, where: str,
-                polish: Polish | None = None, input_size: tuple[int, int] | None = None) -> dict[str, Any]:
+                polish: Polish | None = None, input_size: tuple[int, int] | None = None,
+                references: tuple[str, ...] = ()) -> dict[str, Any]:
     """The template with ``values`` set, then the insertions ``model`` asks for, then (upscale) the polish. Pure."""
     graph = Graph.from_api(template.instantiate(values))
     if model.family != "sd15" or model.loras or model.control is not None:
-        _insert_models(graph, template, values, model, where=where)
+        _insert_models(graph, template, values, model, where=where, references=references)
     if polish is not None and template.decl.anchors is not None:
         size = (int(values["width"]), int(values["height"]))
         scale = model_scale(str(values.get("upscale_model") or ""))
@@ -89,7 +95,8 @@ def build_graph(template: Template, values: dict[str, Any], model: ModelParams, 
     return graph.to_api()
 
 
-def _insert_models(graph: Graph, template: Template, values: dict[str, Any], model: ModelParams, *, where: str) -> None:
+def _insert_models(graph: Graph, template: Template, values: dict[str, Any], model: ModelParams, *, where: str,
+                   references: tuple[str, ...] = ()) -> None:
     anchors = template.decl.anchors
     if anchors is None:
         raise BadInputError(f"template {template.name} declares no anchors, so LoRAs, ControlNet and SDXL cannot be "
@@ -97,9 +104,15 @@ def _insert_models(graph: Graph, template: Template, values: dict[str, Any], mod
     if model.family == "sdxl":
         size = (values["width"], values["height"]) if values.get("width") and values.get("height") else None
         insert_sdxl_conditioning(graph, anchors, size, where=where)
-    insert_loras(graph, anchors, model.loras)
+    insert_loras(graph, anchors, model.loras, model_only=family_info(model.family).lora == "model_only")
+    if references:
+        graphs = family_graphs(model.family)
+        if graphs is None or graphs.insert_references is None:
+            raise BadInputError(f"family {model.family} takes no reference images", where=where,
+                                fix="use flux_kontext or qwen_image_edit for reference images (README: Model families)")
+        graphs.insert_references(graph, anchors, list(references))
     if model.control is not None:
-        insert_controlnet(graph, anchors, model.control, where=where)
+        insert_controlnet(graph, anchors, model.control, where=where, with_vae=model.family == "flux")
 
 
 def prepare_job(template: Template, params: dict[str, Any], *, where: str, missing_ok: bool = False,
@@ -107,9 +120,14 @@ def prepare_job(template: Template, params: dict[str, Any], *, where: str, missi
     """The job for ``params`` (names as in artfarm/render/base.py). With ``missing_ok`` an input file that
     does not exist yet gets a marked placeholder name (listed in ``placeholders``) instead of an error."""
     model = ModelParams.from_params(params)
-    values = {k: v for k, v in params.items() if k not in MODEL_PARAMS + POLISH_PARAMS}
+    values = family_values({k: v for k, v in params.items() if k not in MODEL_PARAMS + POLISH_PARAMS})
+    if "negative" not in template.decl.parameters and "negative" in values:
+        if str(values.pop("negative") or "").strip():
+            raise BadInputError(f"family {model.family} has no negative prompt, but the request gives one", where=where,
+                                fix="phrase what to avoid in the prompt itself (README: Model families)")
     polish = Polish.from_params(params) if template.decl.stage == "upscale" else None
     uploads, placeholders = _plan_uploads(template, values, missing_ok)
+    references = _plan_references(model, where)
     image = next((u for u in uploads if u.param == "image" and not u.missing), None)
     input_size = image_size(image.source) if polish is not None and image is not None else None
     placeholders = [*(notes or []), *placeholders]
@@ -117,10 +135,26 @@ def prepare_job(template: Template, params: dict[str, Any], *, where: str, missi
         values[upload.param] = upload.server_name
         if upload.kind == "mask" and upload.onto:
             values[upload.onto] = upload.server_name
-    graph = build_graph(template, values, model, where=where, polish=polish, input_size=input_size)
-    models = [str(values[k]) for k in ("checkpoint", "upscale_model") if values.get(k)] + model.files()
-    return PreparedJob(template=template, values=values, model=model, graph=graph, uploads=uploads, models=models,
-                       placeholders=placeholders, where=where, polish=polish, input_size=input_size)
+    names = tuple(upload.server_name for upload in references)
+    graph = build_graph(template, values, model, where=where, polish=polish, input_size=input_size, references=names)
+    models = [str(values[k]) for k in MODEL_FILE_VALUES if values.get(k)] + model.files()
+    return PreparedJob(template=template, values=values, model=model, graph=graph, uploads=uploads + references,
+                       models=models, placeholders=placeholders, where=where, polish=polish, input_size=input_size,
+                       references=names)
+
+
+def _plan_references(model: ModelParams, where: str) -> list[PlannedUpload]:
+    """Each reference picture as an upload under its content-addressed name, in the order given."""
+    limit = family_info(model.family).max_refs
+    if len(model.references) > limit:
+        raise BadInputError(f"{len(model.references)} reference images, but family {model.family} takes {limit}",
+                            where=where, fix="name fewer with refs.use in the RenderSpec (README: Model families)")
+    uploads = []
+    for i, source in enumerate(model.references):
+        data = _read_input(f"reference {i + 1}", source, missing_ok=False) or b""
+        uploads.append(PlannedUpload(param=f"references[{i}]", kind="image", source=source, data=data,
+                                     filename=image_upload_name(data, source.suffix.lower() or ".png")))
+    return uploads
 
 
 def _plan_uploads(template: Template, values: dict[str, Any], missing_ok: bool) -> tuple[list[PlannedUpload], list[str]]:

@@ -80,6 +80,7 @@ class Template:
     path: Path
     graph: dict[str, Any]
     decl: TemplateDecl
+    source: str | None = None  # a graph built in code (artfarm/comfyui/families/): where, instead of workflows/
 
     @cached_property
     def sha256(self) -> str:
@@ -88,7 +89,7 @@ class Template:
 
     @property
     def file(self) -> str:
-        return f"workflows/{self.path.name}"
+        return self.source or f"workflows/{self.path.name}"
 
     def param_for(self, node_id: str, input_name: str | None) -> str | None:
         for name, decl in self.decl.parameters.items():

@@ -32,7 +32,8 @@ from artfarm.models.review import ReviewRecord
 from artfarm.pipeline.context import STAGE_ORDER
 from artfarm.pipeline.engine import RunOptions, book_status as engine_book_status, summary_text
 from artfarm.pipeline.lock import BookLock
-from artfarm.prompts.compile import CompiledPrompt, compile_prompt as compile_page_prompt
+from artfarm.prompts.compile import CompiledPrompt
+from artfarm.prompts.family import compile_for_family
 from artfarm.review.agent import CONTACT_SHEET, record_decision
 from artfarm.review.imaging import prepare_image
 from artfarm.schemas import schema_models, schema_text
@@ -153,7 +154,7 @@ def compile_prompt(ctx: Context, book: BookId, page: Page) -> CompiledPrompt:
     """The positive and negative prompts the page's RenderSpec compiles to (what the draft stage sends)."""
     loaded = workspace(ctx).load(book)
     spec = loaded.require_spec(page)
-    return compile_page_prompt(spec, loaded.characters, loaded.style_packs[spec.style_pack].pack)
+    return compile_for_family(spec, loaded.characters, loaded.style_packs[spec.style_pack].pack, loaded.book.models.family)
 
 
 def contact_sheet(ctx: Context, book: BookId, page: Page) -> Annotated[CallToolResult, ContactSheetInfo]:

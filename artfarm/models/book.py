@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from artfarm.families import CHECKPOINT_FAMILIES, FILE_PINS, Family, family_info
 from artfarm.models.base import HexColour, Identifier, NonBlankStr, StrictModel
 
 Placement = Literal["top", "bottom", "left", "right", "auto"]
 ArtFrame = Literal["full-bleed", "framed"]
 Paper = Literal["white", "cream", "premium-color"]
-Family = Literal["sd15", "sdxl"]
 Printer = Literal["generic", "kdp", "ingramspark"]  # profiles in artfarm/layout/data/printers.yaml
 
 TRIM_PRESETS = {"8.5x8.5": (8.5, 8.5), "8x10": (8.0, 10.0), "8.5x11": (8.5, 11.0), "10x8": (10.0, 8.0)}
@@ -64,9 +64,55 @@ class ModelPins(StrictModel):
     upscale_model: str | None = None
     controlnet: str | None = Field(None, description="A ControlNet file (the server's models/controlnet); the stages in "
                                                      "render.control.stages then follow the selected composition.")
-    family: Family = Field("sd15", description="How the checkpoints are conditioned: sd15 (CLIPTextEncode) or sdxl "
-                                               "(CLIPTextEncodeSDXL with the stage's size).")
+    family: Family = Field("sd15", description="The model family: sd15 and sdxl load a checkpoint (sdxl conditions with "
+                                               "CLIPTextEncodeSDXL); flux, flux_kontext, qwen_image and qwen_image_edit "
+                                               "load diffusion_model, text_encoders and vae (README: Model families).")
+    diffusion_model: str | None = Field(None, description="The diffusion model (UNETLoader, models/diffusion_models); "
+                                                          "draft_diffusion_model / final_diffusion_model per tier.")
+    draft_diffusion_model: str | None = None
+    final_diffusion_model: str | None = None
+    text_encoders: list[NonBlankStr] | None = Field(None, description="Text encoder files in the loader's order "
+                                                                      "(models/text_encoders); flux: [clip_l, t5xxl], qwen: [qwen_2.5_vl].")
+    draft_text_encoders: list[NonBlankStr] | None = None
+    final_text_encoders: list[NonBlankStr] | None = None
+    vae: str | None = Field(None, description="The VAE (VAELoader, models/vae); draft_vae / final_vae per tier.")
+    draft_vae: str | None = None
+    final_vae: str | None = None
     vlm: str = "qwen2.5vl:7b"
+
+    def family_files(self, tier: Literal["draft", "final"]) -> dict[str, Any]:
+        """diffusion_model, text_encoders and vae for a tier (its own pin, else the shared one); {} for checkpoint families."""
+        if self.family in CHECKPOINT_FAMILIES:
+            return {}
+        return {pin: getattr(self, f"{tier}_{pin}") or getattr(self, pin) for pin in FILE_PINS}
+
+    @model_validator(mode="after")
+    def _files_the_family_loads(self) -> ModelPins:
+        info = family_info(self.family)
+        if info.uses_checkpoint:
+            stray = [f"{tier}{pin}" for pin in FILE_PINS for tier in ("", "draft_", "final_") if getattr(self, f"{tier}{pin}")]
+            if stray:
+                raise ValueError(f"models.{', models.'.join(stray)}: family {self.family} loads a checkpoint "
+                                 "(draft_checkpoint/final_checkpoint) and no separate files; remove them, or set "
+                                 "models.family to the family they belong to (flux, flux_kontext, qwen_image, qwen_image_edit)")
+            return self
+        stray = [pin for pin in ("draft_checkpoint", "final_checkpoint") if getattr(self, pin)]
+        if stray:
+            raise ValueError(f"models.{', models.'.join(stray)}: family {self.family} loads no checkpoint; pin "
+                             "models.diffusion_model, models.text_encoders and models.vae instead")
+        missing = []
+        for tier in ("draft", "final"):
+            files = self.family_files(tier)
+            missing += [f"{tier} {pin}" for pin in FILE_PINS if not files[pin]]
+            encoders = files["text_encoders"]
+            if encoders and len(encoders) != info.text_encoders:
+                raise ValueError(f"models.text_encoders ({tier}): family {self.family} loads {info.text_encoders} text "
+                                 f"encoder(s), {info.encoder_names}; got {len(encoders)}")
+        if missing:
+            raise ValueError(f"family {self.family} needs models.diffusion_model (models/diffusion_models), "
+                             f"models.text_encoders [{info.encoder_names}] (models/text_encoders) and models.vae "
+                             f"(models/vae), each per tier or shared; missing: {', '.join(missing)}")
+        return self
 
 
 class ControlSettings(StrictModel):
@@ -171,6 +217,13 @@ class Book(StrictModel):
         if self.render.control is not None and not self.models.controlnet:
             raise ValueError("render.control is set but models.controlnet names no ControlNet file; pin one "
                              "(e.g. models.controlnet: control_v11p_sd15_canny.safetensors) or remove render.control")
+        return self
+
+    @model_validator(mode="after")
+    def _controlnet_needs_a_family_that_takes_one(self) -> Book:
+        if self.models.controlnet and not family_info(self.models.family).controlnet:
+            raise ValueError(f"models.controlnet: family {self.models.family} has no ControlNet its core nodes can load "
+                             "(sd15, sdxl and flux have); remove models.controlnet and render.control")
         return self
 
     def page_numbers(self) -> list[int]:

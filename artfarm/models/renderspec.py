@@ -36,6 +36,9 @@ class Environment(StrictModel):
 class Refs(StrictModel):
     style: list[BookPath] = Field(default_factory=list)
     characters: dict[Identifier, list[BookPath]] = Field(default_factory=dict)
+    use: list[BookPath] | None = Field(None, description="The reference pictures the graphs of flux_kontext and "
+                                       "qwen_image_edit condition on, in this order (each one of this page's character "
+                                       "or style refs); default: the characters' sheets, then the style refs.")
 
 
 class DraftOverrides(StrictModel):

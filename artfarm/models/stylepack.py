@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
 
+from pydantic import Field, model_validator
+
+from artfarm.families import CHECKPOINT_FAMILIES, FAMILIES, Family
 from artfarm.models.base import HexColour, Identifier, StrictModel
 from artfarm.models.lora import Lora
 
@@ -37,6 +40,34 @@ class Tiers(StrictModel):
     final: FinalTier
 
 
+class FamilySampler(StrictModel):
+    """A family's sampler settings in a style pack; what is left out keeps the family's default (artfarm/families.py)."""
+
+    steps: int | None = Field(None, ge=1, le=150)
+    cfg: float | None = Field(None, ge=0, le=30)
+    sampler: str | None = None
+    scheduler: str | None = None
+    guidance: float | None = Field(None, ge=0, le=100, description="Flux families: FluxGuidance (flux 3.5, kontext 2.5).")
+    shift: float | None = Field(None, ge=0, le=100, description="Qwen families: ModelSamplingAuraFlow shift.")
+
+    def set_values(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class FamilyDraft(FamilySampler):
+    width: int | None = Field(None, ge=64, le=4096, multiple_of=8, description="Draft working size; default the family's native size.")
+    height: int | None = Field(None, ge=64, le=4096, multiple_of=8)
+
+
+class FamilyFinal(FamilySampler):
+    denoise: float | None = Field(None, ge=0, le=1, description="How far refine moves from the selected draft.")
+
+
+class FamilyTiers(StrictModel):
+    draft: FamilyDraft = Field(default_factory=FamilyDraft)
+    final: FamilyFinal = Field(default_factory=FamilyFinal)
+
+
 class StylePack(StrictModel):
     name: Identifier
     description: str = ""
@@ -45,4 +76,18 @@ class StylePack(StrictModel):
     negative: list[str] = Field(default_factory=list)
     palette: dict[str, HexColour] = Field(default_factory=dict, description="Named colours, e.g. honey: '#F2C14E'.")
     loras: list[Lora] = Field(default_factory=list, description="Loaded in order by every render stage, before any character's.")
-    tiers: Tiers
+    tiers: Tiers = Field(description="Sampler defaults of the checkpoint families (sd15, sdxl).")
+    families: dict[Family, FamilyTiers] = Field(default_factory=dict, description="Per-family sampler settings for "
+                                                "flux, flux_kontext, qwen_image, qwen_image_edit (draft and final).")
+
+    @model_validator(mode="after")
+    def _family_settings_fit_the_family(self) -> StylePack:
+        for name, tiers in self.families.items():
+            if name in CHECKPOINT_FAMILIES:
+                raise ValueError(f"families.{name}: {name} takes its sampler settings from tiers; remove families.{name}")
+            for tier in ("draft", "final"):
+                for extra in ("guidance", "shift"):
+                    if getattr(getattr(tiers, tier), extra) is not None and extra not in FAMILIES[name].extras:
+                        raise ValueError(f"families.{name}.{tier}.{extra}: {name} has no {extra} setting "
+                                         f"(it has: {', '.join(FAMILIES[name].extras) or 'none beyond steps, cfg, sampler, scheduler'})")
+        return self

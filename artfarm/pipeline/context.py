@@ -17,12 +17,15 @@ from typing import Any, Iterable, Literal
 from artfarm.book.loader import LoadedBook
 from artfarm.book.paths import book_relative
 from artfarm.errors import RunError, SymlinkRefused, WriteError
+from artfarm.families import CHECKPOINT_FAMILIES
 from artfarm.fsio import sha256_file
 from artfarm.models.records import STAGE_NAMES, StageRecord
 from artfarm.models.renderspec import RenderSpec
 from artfarm.models.review import ReviewRecord
 from artfarm.pipeline.keys import cache_key
+from artfarm.pipeline.tiers import TierSettings, tier_settings
 from artfarm.prompts.compile import CompiledPrompt
+from artfarm.references import picture_size, scaled_size
 from artfarm.render.base import ProgressFn, RenderRequest, RenderResult, Renderer
 from artfarm.review.base import ReviewContext, Reviewer
 from artfarm.settings import Settings
@@ -90,6 +93,32 @@ class PageContext:
                 path = self.book.resolve(rel, what="reference")
                 self._file_hashes[rel] = sha256_file(path) if path.is_file() else None
             out[rel] = self._file_hashes[rel]
+        return out
+
+    @property
+    def family(self) -> str:
+        return self.book.book.models.family
+
+    def tier(self, tier: str) -> TierSettings:
+        """The sampler settings of a tier for the book's model family (artfarm/pipeline/tiers.py)."""
+        return tier_settings(self.pack.pack, self.family, tier)
+
+    def renderer_identity(self, stage: str) -> dict[str, Any]:
+        """The renderer's identity for the stage's graphs; the checkpoint families share one set of templates."""
+        if self.family in CHECKPOINT_FAMILIES:
+            return self.renderer.identity(stage)  # type: ignore[arg-type]
+        return self.renderer.identity(stage, self.family)  # type: ignore[arg-type]
+
+    def reference_inputs(self, paths: list[Path]) -> list[dict[str, Any]]:
+        """Reference pictures a graph reads, in its order: each one's file, content hash and the size the
+        family's node scales it to (for the key and stage.json)."""
+        hashes = self.file_hashes(self.rel(p) for p in paths)
+        out = []
+        for path in paths:
+            rel = self.rel(path)
+            size = picture_size(path)
+            out.append({"file": rel, "sha256": hashes[rel], "size": list(size) if size else None,
+                        "scaled_to": list(scaled_size(self.family, size)) if size else None})
         return out
 
     def reviewer_refs(self, reviewer: Reviewer) -> dict[str, str | None]:
@@ -194,6 +223,8 @@ def render_job(ctx: PageContext, stage: str, params: dict[str, Any], out_dir: Pa
 def relative_params(ctx: PageContext, params: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in params.items():
+        if isinstance(value, list) and value and all(isinstance(v, Path) for v in value):
+            value = [ctx.rel(v) for v in value]
         out[key] = ctx.rel(value) if isinstance(value, Path) else value
     return json.loads(json.dumps(out, default=str))
 

@@ -32,7 +32,7 @@ from artfarm.pipeline.context import STAGE_ORDER, PageContext, PageEdited, PageW
 from artfarm.pipeline.edits import adopt, move_edits_to_history
 from artfarm.pipeline.stage import Stage
 from artfarm.pipeline.stages import STAGES
-from artfarm.prompts.compile import compile_prompt
+from artfarm.prompts.family import compile_for_family
 from artfarm.render.base import ProgressEvent, Renderer
 from artfarm.review.base import Reviewer
 from artfarm.settings import Settings, resolve_settings
@@ -117,7 +117,7 @@ class Engine:
     def context(self, page: int) -> PageContext:
         spec = self.book.require_spec(page)
         pack = self.book.style_packs[spec.style_pack]
-        prompt = compile_prompt(spec, self.book.characters, pack.pack)
+        prompt = compile_for_family(spec, self.book.characters, pack.pack, self.book.book.models.family)
         return PageContext(book=self.book, page=page, spec=spec, pack=pack, prompt=prompt, renderer=self.renderer,
                            reviewer=self.reviewer, progress=self._progress, settings=self.settings)
 

@@ -17,16 +17,25 @@ from artfarm.models.characters import CharacterBible
 from artfarm.models.renderspec import RenderSpec
 from artfarm.models.stylepack import StylePack
 from artfarm.pipeline.context import PageContext
+from artfarm.references import REFERENCE_STAGES, page_references
 
 RENDER_STAGES = ("draft", "refine", "inpaint", "upscale")
 
 
 def identity_params(ctx: PageContext, stage: str) -> dict[str, Any]:
-    return page_identity(ctx.book.book, ctx.book.characters, ctx.pack.pack, ctx.spec, stage)
+    """``page_identity``, and the reference pictures the family's draft and refine graphs condition on
+    (as paths, so the key holds their content; artfarm/references.py says which)."""
+    out = page_identity(ctx.book.book, ctx.book.characters, ctx.pack.pack, ctx.spec, stage)
+    if stage in REFERENCE_STAGES:
+        refs = page_references(ctx.spec, ctx.book.characters, ctx.family)
+        if refs:
+            out["references"] = [ctx.book.resolve(rel, what="reference") for rel in refs]
+    return out
 
 
 def page_identity(book: Book, bible: CharacterBible, pack: StylePack, spec: RenderSpec, stage: str) -> dict[str, Any]:
-    """``loras`` (the pack's, then each cast character's, in order), ``control`` on the stages it lists, ``family``."""
+    """``loras`` (the pack's, then each cast character's, in order), ``control`` on the stages it lists, ``family``
+    and, for the families that load separate files, the tier's ``diffusion_model``, ``text_encoders`` and ``vae``."""
     out: dict[str, Any] = {}
     loras = [lora.load() for lora in pack.loras]
     people = bible.by_id()
@@ -41,6 +50,7 @@ def page_identity(book: Book, bible: CharacterBible, pack: StylePack, spec: Rend
                               "strength": control.strength, "start": control.start, "end": control.end}
     if book.models.family != "sd15":
         out["family"] = book.models.family
+    out.update(book.models.family_files("draft" if stage == "draft" else "final"))
     return out
 
 

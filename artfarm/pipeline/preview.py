@@ -60,6 +60,8 @@ class StageGraph(_Out):
     stage: str
     template: str
     jobs: list[JobPreview]
+    family: str = "sd15"
+    sampler_settings: str = Field("", description="Where the stage's sampler settings came from (style pack or family defaults).")
     notes: list[str] = Field(default_factory=list)
 
 
@@ -79,7 +81,10 @@ def stage_graph(book: LoadedBook, settings: Settings, page: int, stage: str) -> 
                 jobs.append(JobPreview(label=label, workflow=job.graph, models=job.models,
                                        uploads=[UploadPreview(**{**u.describe(), "source": _shown(ctx, u.source)})
                                                 for u in job.uploads]))
-        return StageGraph(book=book.id, page=page, stage=stage, template=renderer.template(stage).file, jobs=jobs, notes=notes)
+        family = book.book.models.family
+        return StageGraph(book=book.id, page=page, stage=stage, template=renderer.template(stage, family).file, jobs=jobs,
+                          family=family, sampler_settings=ctx.tier("draft" if stage == "draft" else "final").source,
+                          notes=notes)
     finally:
         renderer.close()
 

@@ -20,6 +20,8 @@ from artfarm.pipeline.keys import key_inputs_with_version, why_changed
 from artfarm.pipeline.records import (describe_output, edited_files, edited_reason, now_iso, outputs_problem, read_record,
                                       write_json_beside)
 
+MODEL_FILE_PARAMS = ("checkpoint", "diffusion_model", "text_encoders", "vae", "upscale_model")
+
 
 class Stage:
     name: str = ""
@@ -80,13 +82,15 @@ class RenderStage(Stage):
     def plan(self, ctx: PageContext) -> Plan:
         params = {k: v for k, v in self.params(ctx).items() if v is not None}
         files = {k: v for k, v in params.items() if isinstance(v, Path)}
-        models = {k: params[k] for k in ("checkpoint", "upscale_model") if k in params}
-        plain = {k: v for k, v in params.items() if k not in files and k not in models}
+        pictures = {k: v for k, v in params.items() if isinstance(v, list) and v and all(isinstance(p, Path) for p in v)}
+        models = {k: params[k] for k in MODEL_FILE_PARAMS if k in params}
+        plain = {k: v for k, v in params.items() if k not in files and k not in models and k not in pictures}
         inputs = {k: ctx.sha_of(v) for k, v in files.items()}
+        inputs.update({k: ctx.reference_inputs(v) for k, v in pictures.items()})
         inputs.update({k: v for k, v in self.extra_inputs(ctx).items()})
         key_inputs = {
             "stage": self.name,
-            "renderer": ctx.renderer.identity(self.name),
+            "renderer": ctx.renderer_identity(self.name),
             "spec": ctx.spec_fields(self.name),
             "style_pack": ctx.pack_inputs("positive", "negative", "loras"),
             "prompts": {"positive": params.get("prompt", ""), "negative": params.get("negative", "")},
@@ -119,10 +123,10 @@ class RenderStage(Stage):
             started=started, finished=now_iso(), seconds=0.0)
 
     def sampler(self, ctx: PageContext, tier: str, steps: int | None, cfg: float | None = None) -> dict[str, Any]:
-        defaults = getattr(ctx.pack.pack.tiers, tier)
+        defaults = ctx.tier(tier)
         return {"prompt": ctx.prompt.positive, "negative": ctx.prompt.negative,
                 "steps": steps or defaults.steps, "cfg": cfg if cfg is not None else defaults.cfg,
-                "sampler": defaults.sampler, "scheduler": defaults.scheduler}
+                "sampler": defaults.sampler, "scheduler": defaults.scheduler, **defaults.extras}
 
     def locked_seed(self, ctx: PageContext) -> int:
         """Once a composition is selected its seed is used for everything after it."""

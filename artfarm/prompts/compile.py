@@ -56,6 +56,10 @@ class CompiledPrompt(BaseModel):
     past_first_chunk: dict[str, list[str]] = Field(default_factory=dict, description="positive/negative: the terms "
                                                    "that end past the first 75 CLIP tokens (encoded as a separate chunk).")
     prompt_version: int = PROMPT_VERSION
+    family: str = Field("sd15", description="The model family these prompts are for (README: Model families).")
+    form: str = Field("terms", description="terms: compact subject-first terms (CLIP); sentences: natural language (T5, Qwen).")
+    unused_negative: list[str] = Field(default_factory=list, description="Negative terms the family cannot take "
+                                                                        "(it has no negative prompt).")
 
 
 def compile_prompt(spec: RenderSpec, bible: CharacterBible, pack: StylePack) -> CompiledPrompt:

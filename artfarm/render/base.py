@@ -79,9 +79,9 @@ ProgressFn = Callable[[ProgressEvent], None]
 class Renderer(Protocol):
     name: str
 
-    def identity(self, stage: Stage) -> dict[str, Any]:
+    def identity(self, stage: Stage, family: str = "sd15") -> dict[str, Any]:
         """Everything about the backend that shapes a stage's output (template content hash,
-        backend version), for the cache key. Must not contain volatile data (URLs, times)."""
+        backend version) for the model family, for the cache key. Must not contain volatile data (URLs, times)."""
 
     def render(self, request: RenderRequest, progress: ProgressFn | None = None) -> RenderResult:
         """Run one job to completion; raise an ArtfarmError subclass on failure."""

@@ -12,11 +12,13 @@ another server). ``cancel()`` stops every job in flight.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from artfarm.comfyui.api import FileRef
 from artfarm.comfyui.client import Cancellation, ComfyClient, RunProgress
+from artfarm.comfyui.families import family_template
 from artfarm.comfyui.errors import ComfyUIProtocolError, MissingModelFile
 from artfarm.comfyui.model_files import KIND_FOLDER, missing_files, server_files
 from artfarm.comfyui.pool import ServerPool
@@ -49,25 +51,29 @@ class ComfyUIRenderer:
         self._templates: dict[str, Template] = {}
         self._deadline_s = deadline_s
         self._cancel = Cancellation()
+        self._uploaded = _Uploaded()
 
     @property
     def servers(self) -> list[str]:
         return [c.base_url for c in self._clients]
 
-    def template(self, stage: Stage) -> Template:
+    def template(self, stage: Stage, family: str = "sd15") -> Template:
+        """The stage's template: workflows/*.json for sd15 and sdxl, else the family's graphs built in code."""
+        if family not in ("sd15", "sdxl"):
+            return family_template(family, stage)
         if stage not in self._templates:
             self._templates[stage] = template_for_stage(stage, self._workflows)
         return self._templates[stage]
 
-    def identity(self, stage: Stage) -> dict[str, Any]:
-        template = self.template(stage)
+    def identity(self, stage: Stage, family: str = "sd15") -> dict[str, Any]:
+        template = self.template(stage, family)
         return {"backend": "comfyui", "backend_version": BACKEND_VERSION, "template": template.name,
                 "template_sha256": template.sha256}
 
     def prepare(self, request: RenderRequest, *, missing_ok: bool = False) -> PreparedJob:
         """The exact graph this request submits and the files it uploads, without contacting a server.
         ``missing_ok``: an input an earlier stage has not made yet gets a marked placeholder (``artfarm graph``)."""
-        template = self.template(request.stage)
+        template = self.template(request.stage, str(request.params.get("family") or "sd15"))
         notes: list[str] = []
         values = self._values(request, template, notes if missing_ok else None)
         return prepare_job(template, values, missing_ok=missing_ok, notes=notes, where=f"page {request.page} {request.stage}")
@@ -82,7 +88,7 @@ class ComfyUIRenderer:
             _check_model_files(client, job)
             return run_job(client, template, job.values, out_dir=request.out_dir, stem=request.filename_stem,
                            progress=_progress_adapter(request, progress), deadline_s=self._deadline_s,
-                           cancel=self._cancel, build=job.build, prepare=lambda: _upload(client, job),
+                           cancel=self._cancel, build=job.build, prepare=lambda: _upload(client, job, self._uploaded),
                            wait_for_restart=not can_move)
 
         ran, index, attempts = self._pool.run(request.stage, on_server)
@@ -110,6 +116,11 @@ class ComfyUIRenderer:
         if "checkpoint" in declared and not values.get("checkpoint"):
             pin = CHECKPOINT_PIN[request.stage]
             values["checkpoint"] = getattr(self.pins, pin) or _missing_pin(pin)
+        if "diffusion_model" in declared:
+            tier = "draft" if request.stage == "draft" else "final"
+            for pin, name in self.pins.family_files(tier).items():
+                if not values.get(pin):
+                    values[pin] = name or _missing_pin(pin)
         if "upscale_model" in declared and not values.get("upscale_model"):
             values["upscale_model"] = self.pins.upscale_model or _missing_pin("upscale_model")
         if "filename_prefix" in declared:
@@ -145,18 +156,37 @@ def _check_model_files(client: ComfyClient, job: PreparedJob) -> None:
                                 "`artfarm doctor BOOK` lists every page's files")
 
 
-def _upload(client: ComfyClient, job: PreparedJob) -> None:
+class _Uploaded:
+    """Reference pictures this run gave each server: a character sheet most pages read is sent once,
+    even when several pages' jobs start at the same time."""
+
+    def __init__(self) -> None:
+        self.names: set[tuple[str, str]] = set()
+        self.lock = threading.Lock()
+
+
+def _upload(client: ComfyClient, job: PreparedJob, uploaded: _Uploaded) -> None:
     """Upload the planned files; the server must store each under the name the graph already holds."""
     refs: dict[str, FileRef] = {}
     for upload in job.uploads:
+        if upload.param.startswith("references["):
+            with uploaded.lock:
+                if (client.base_url, upload.server_name) not in uploaded.names:
+                    _check_stored(client, upload, client.upload_image(upload.data, suffix=Path(upload.filename).suffix))
+                    uploaded.names.add((client.base_url, upload.server_name))
+            continue
         if upload.kind == "image":
             refs[upload.param] = client.upload_image(upload.data, suffix=Path(upload.filename).suffix)
         else:
             refs[upload.param] = client.upload_mask(upload.data, refs[upload.onto or ""])
-        stored = _server_name(refs[upload.param])
-        if stored != upload.server_name:
-            raise ComfyUIProtocolError(f"uploaded {upload.server_name} but the server stored it as {stored}",
-                                       where=client.base_url, fix="check the server's input folder")
+        _check_stored(client, upload, refs[upload.param])
+
+
+def _check_stored(client: ComfyClient, upload, ref: FileRef) -> None:
+    stored = _server_name(ref)
+    if stored != upload.server_name:
+        raise ComfyUIProtocolError(f"uploaded {upload.server_name} but the server stored it as {stored}",
+                                   where=client.base_url, fix="check the server's input folder")
 
 
 def _server_name(ref: FileRef) -> str:

@@ -7,15 +7,16 @@ renderer reads them through ``ModelParams.from_params``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
 from artfarm.errors import BadInputError
+from artfarm.families import Family
 from artfarm.models.base import StrictModel
 
-Family = Literal["sd15", "sdxl"]
-MODEL_PARAMS = ("loras", "control", "family")
+MODEL_PARAMS = ("loras", "control", "family", "references")
 
 
 class LoraLoad(StrictModel):
@@ -40,6 +41,8 @@ class ModelParams(StrictModel):
     loras: list[LoraLoad] = Field(default_factory=list)
     control: ControlGuide | None = None
     family: Family = "sd15"
+    references: list[Path] = Field(default_factory=list, description="Reference pictures (local paths, in order) the "
+                                                                    "graph conditions on: flux_kontext, qwen_image_edit.")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ModelParams:

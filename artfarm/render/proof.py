@@ -72,7 +72,8 @@ class ProofRenderer:
             raise Interrupted(f"page {request.page} {request.stage} stopped on request", where="proof renderer",
                               fix="run the same command again to continue; finished stages are kept")
 
-    def identity(self, stage: Stage) -> dict[str, Any]:
+    def identity(self, stage: Stage, family: str = "sd15") -> dict[str, Any]:
+        """The family reaches the proof art through the request's params (and so the key), not through this."""
         return {"name": self.name, "version": PROOF_VERSION, "stage": stage}
 
     def close(self) -> None:

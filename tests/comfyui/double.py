@@ -470,7 +470,7 @@ def _shape(graph, link, inputs) -> tuple[int, int, int]:
     """(width, height, batch) of the image or latent a link carries, followed up the graph."""
     node = graph[link[0]]
     cls, ins = node["class_type"], node["inputs"]
-    if cls == "EmptyLatentImage":
+    if cls in ("EmptyLatentImage", "EmptySD3LatentImage"):
         return ins["width"], ins["height"], ins["batch_size"]
     if cls in ("LoadImage", "LoadImageMask"):
         with Image.open(io.BytesIO(inputs[ins["image"]])) as image:

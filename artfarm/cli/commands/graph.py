@@ -38,5 +38,6 @@ def _text(result: StageGraph) -> str:
         for u in job.uploads:
             state = "NOT MADE YET" if u.missing else f"{u.bytes} bytes"
             lines.append(f"# upload {u.param}: {u.source} -> {u.server_name} ({state})")
+    lines.append(f"# family {result.family}; sampler settings: {result.sampler_settings}")
     lines += [f"# note: {note}" for note in result.notes]
     return "\n".join(lines)

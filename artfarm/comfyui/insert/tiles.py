@@ -24,10 +24,11 @@ from pydantic import ValidationError
 from artfarm.comfyui.graph import Graph, Output
 from artfarm.comfyui.templates import Anchors
 from artfarm.errors import BadInputError
+from artfarm.families import FAMILIES
 from artfarm.models.book import UpscalePolish
 
 POLISH_PARAMS = ("polish", "tile", "overlap")
-NATIVE_TILE = {"sd15": 768, "sdxl": 1024}   # ~0.6 MP and ~1 MP: what each family was trained at
+NATIVE_TILE = {name: info.native for name, info in FAMILIES.items()}   # what each family was trained at (sd15 768)
 MAX_TILES = 256   # 16 x 16; the default tiles need 16 for a 2640-pixel page, a spread twice that
 WHERE = "book.yaml render.upscale"
 SCALE_IN_NAME = re.compile(r"(?:^|[^0-9a-z])(?:x([1-8])(?![0-9])|([1-8])x(?![0-9a-z]))", re.I)

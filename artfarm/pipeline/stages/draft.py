@@ -16,7 +16,7 @@ class DraftStage(RenderStage):
 
     def params(self, ctx: PageContext) -> dict[str, Any]:
         over = ctx.spec.overrides.draft
-        tier = ctx.pack.pack.tiers.draft
+        tier = ctx.tier("draft")
         width, height = draft_size(tier.width, tier.height, print_px(ctx.book.book, ctx.page), over.width, over.height)
         params = self.sampler(ctx, "draft", over.steps, over.cfg)
         params.update(seed=ctx.spec.seed, width=width, height=height,

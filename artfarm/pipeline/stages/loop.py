@@ -56,7 +56,7 @@ class LoopStage(Stage):
         key_inputs = {
             "stage": self.name,
             "version": LOOP_STAGE_VERSION,
-            "renderer": ctx.renderer.identity("refine"),
+            "renderer": ctx.renderer_identity("refine"),
             "reviewer": ctx.reviewer.identity(),
             "spec": ctx.spec_fields("refine"),
             "refs": ctx.reviewer_refs(ctx.reviewer),

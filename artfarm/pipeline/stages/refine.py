@@ -18,7 +18,7 @@ class RefineStage(RenderStage):
         params = self.sampler(ctx, "final", over.steps, over.cfg)
         models = ctx.book.book.models
         width, height = half_print(print_px(ctx.book.book, ctx.page))  # so the 2x upscale meets the print size
-        params.update(seed=self.locked_seed(ctx), denoise=over.denoise if over.denoise is not None else ctx.pack.pack.tiers.final.denoise,
+        params.update(seed=self.locked_seed(ctx), denoise=over.denoise if over.denoise is not None else ctx.tier("final").denoise,
                       width=width, height=height,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint, image=ctx.input_image(self.name))
         params.update(identity_params(ctx, self.name))

@@ -19,7 +19,7 @@ class UpscaleStage(RenderStage):
     def params(self, ctx: PageContext) -> dict[str, Any]:
         over = ctx.spec.overrides.upscale
         book = ctx.book.book.render.upscale
-        final_steps = ctx.pack.pack.tiers.final.steps
+        final_steps = ctx.tier("final").steps
         params = self.sampler(ctx, "final", over.steps or book.steps or max(1, final_steps // 2))
         models = ctx.book.book.models
         denoise = next((d for d in (over.denoise, book.denoise) if d is not None), DEFAULT_UPSCALE_DENOISE)
