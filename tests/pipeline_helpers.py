@@ -55,8 +55,8 @@ class RecordingRenderer:
         self.calls: list[tuple[int, str]] = []
         self._lock = threading.Lock()
 
-    def identity(self, stage: str) -> dict[str, Any]:
-        return {**self.inner.identity(stage), **self.identity_extra}
+    def identity(self, stage: str, family: str = "sd15") -> dict[str, Any]:
+        return {**self.inner.identity(stage, family), **self.identity_extra}
 
     def render(self, request: RenderRequest, progress: ProgressFn | None = None) -> RenderResult:
         with self._lock:

@@ -95,20 +95,47 @@ def base_spec(page: int) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def rendered_book(tmp_path_factory) -> Path:
-    """The base book, rendered once by the proof renderer (so every stage has a record to plan from)."""
+KONTEXT_MODELS = {"family": "flux_kontext", "diffusion_model": "kontext.safetensors",
+                  "text_encoders": ["clip_l.safetensors", "t5xxl.safetensors"], "vae": "ae.safetensors"}
+
+
+def kontext_base(book: dict, pack: dict, specs: dict) -> None:
+    """The same book for a family that takes reference pictures (its pins, sampler settings, refs.use)."""
+    book["models"] = {**KONTEXT_MODELS, "upscale_model": "x2.pth"}
+    book["render"] = {}
+    pack["loras"] = [{k: v for k, v in pack["loras"][0].items() if k != "strength_clip"}]
+    pack["families"] = {"flux_kontext": {"draft": {"steps": 4, "guidance": 2.5, "width": 256, "height": 256},
+                                         "final": {"steps": 6, "denoise": 0.4, "cfg": 1.0}}}
+    for spec in specs.values():
+        spec["refs"]["use"] = ["bible/character_refs/bear/side.png", "bible/style_refs/wash.png"]
+
+
+def _render_base(root: Path, variant: Callable[[dict, dict, dict], None] | None = None) -> Path:
     from tests.bookbuilder import write_book
 
-    root = tmp_path_factory.mktemp("fields")
-    files = {FILES["pack"]: yaml.safe_dump(base_pack()), "pages/0001/masks/hat.png": png_bytes((16, 16), (255, 255, 255)),
+    book, pack, specs = json.loads(json.dumps(BASE_BOOK)), base_pack(), {1: base_spec(1), 2: base_spec(2)}
+    if variant:
+        variant(book, pack, specs)
+    characters = json.loads(json.dumps(BASE_CHARACTERS))
+    if variant:
+        characters["characters"][0].pop("lora")
+    files = {FILES["pack"]: yaml.safe_dump(pack), "pages/0001/masks/hat.png": png_bytes((16, 16), (255, 255, 255)),
              "fonts/Alt.ttf": (ROOT / "fonts/andika/Andika-Bold.ttf").read_bytes(),
              **{f"bible/{rel}": png_bytes((32, 32), (40 * i, 90, 160)) for i, rel in enumerate(
                  ["style_refs/wash.png", "style_refs/dots.png", "character_refs/bear/front.png",
                   "character_refs/bear/side.png", "character_refs/ginger/front.png", "character_refs/ginger/back.png"])}}
-    book = write_book(root, book=BASE_BOOK, characters=BASE_CHARACTERS, specs={1: base_spec(1), 2: base_spec(2)}, files=files)
-    run(book)
-    return book
+    book_dir = write_book(root, book=book, characters=characters, specs=specs, files=files)
+    summary, _ = run(book_dir)
+    assert all(p.status == "done" for p in summary.pages), summary
+    return book_dir
+
+
+@pytest.fixture(scope="module")
+def rendered_books(tmp_path_factory) -> dict[str, Path]:
+    """The base books, rendered once by the proof renderer (so every stage has a record to plan from):
+    ``sd`` (a checkpoint family) and ``kontext`` (a family with its own model files and reference pictures)."""
+    return {"sd": _render_base(tmp_path_factory.mktemp("fields")),
+            "kontext": _render_base(tmp_path_factory.mktemp("kontext"), kontext_base)}
 
 
 # -- what each part of artfarm sees ------------------------------------------------------------
@@ -198,6 +225,24 @@ def at(path: str, value: Any) -> Callable[[dict], None]:
             target[last] = value
     return apply
 
+
+KONTEXT_MUTATIONS: dict[tuple[str, str], tuple[str, str, Callable[[dict], None]]] = {
+    ("book", "models.diffusion_model"): ("book", "render", at("models.diffusion_model", "kontext-dev.safetensors")),
+    ("book", "models.text_encoders"): ("book", "render", at("models.text_encoders", ["clip_l.safetensors", "t5xxl_fp8.safetensors"])),
+    ("book", "models.vae"): ("book", "render", at("models.vae", "ae2.safetensors")),
+    **{("book", f"models.{tier}_{pin}"): ("book", "render", at(f"models.{tier}_{pin}", value))
+       for tier in ("draft", "final") for pin, value in (("diffusion_model", "other.safetensors"), ("vae", "other-ae.safetensors"),
+                                                         ("text_encoders", ["a.safetensors", "b.safetensors"]))},
+    **{("pack", f"families.draft.{k}"): ("pack", "render", at(f"families.flux_kontext.draft.{k}", v))
+       for k, v in {"steps": 5, "cfg": 1.5, "sampler": "dpmpp_2m", "scheduler": "beta", "guidance": 4.0, "width": 320,
+                    "height": 320}.items()},
+    **{("pack", f"families.final.{k}"): ("pack", "render", at(f"families.flux_kontext.final.{k}", v))
+       for k, v in {"steps": 7, "cfg": 1.5, "sampler": "dpmpp_2m", "scheduler": "beta", "guidance": 4.0, "denoise": 0.6}.items()},
+    # qwen families only: a flux book that sets it is told so
+    ("pack", "families.draft.shift"): ("pack", "validate", at("families.flux_kontext.draft.shift", 3.0)),
+    ("pack", "families.final.shift"): ("pack", "validate", at("families.flux_kontext.final.shift", 3.0)),
+    ("spec", "refs.use"): ("spec", "render", at("refs.use", ["bible/style_refs/wash.png"])),
+}
 
 MUTATIONS: dict[tuple[str, str], tuple[str, str, Callable[[dict], None]]] = {
     # (model, field path): (file to edit, observer, edit)
@@ -321,12 +366,15 @@ def field_paths(model: type[BaseModel], prefix: str = "") -> set[str]:
     return out
 
 
+ALL_MUTATIONS = {**{f: ("sd", *m) for f, m in MUTATIONS.items()}, **{f: ("kontext", *m) for f, m in KONTEXT_MUTATIONS.items()}}
+
+
 def test_every_field_has_a_mutation_or_a_reason():
     walked = {(kind, path) for kind, model in MODELS.items() for path in field_paths(model)}
-    missing = sorted(walked - set(MUTATIONS) - set(FOR_PEOPLE))
+    missing = sorted(walked - set(ALL_MUTATIONS) - set(FOR_PEOPLE))
     assert not missing, (f"fields no test shows being read: {missing}; make a stage, the layout or the settings "
                          "read each (and add its mutation here), or have `validate` reject it")
-    assert not (set(MUTATIONS) | set(FOR_PEOPLE)) - walked, "mutations of fields that no longer exist"
+    assert not (set(ALL_MUTATIONS) | set(FOR_PEOPLE)) - walked, "mutations of fields that no longer exist"
 
 
 @lru_cache(maxsize=None)
@@ -334,9 +382,10 @@ def _before(book: Path, observer: str) -> str:
     return json.dumps(OBSERVERS[observer](book), sort_keys=True, default=str)
 
 
-@pytest.mark.parametrize("field", sorted(MUTATIONS), ids=lambda f: f"{f[0]}:{f[1]}")
-def test_changing_a_field_changes_what_reads_it(rendered_book, tmp_path, field):
-    file_kind, observer, edit = MUTATIONS[field]
+@pytest.mark.parametrize("field", sorted(ALL_MUTATIONS), ids=lambda f: f"{f[0]}:{f[1]}")
+def test_changing_a_field_changes_what_reads_it(rendered_books, tmp_path, field):
+    base, file_kind, observer, edit = ALL_MUTATIONS[field]
+    rendered_book = rendered_books[base]
     copy = shutil.copytree(rendered_book, tmp_path / "testbook")
     path = copy / FILES[file_kind]
     if path.suffix == ".json":
