@@ -79,6 +79,13 @@ def edited_files(stage_dir: Path, record: StageRecord | None) -> list[str]:
             if (Path(stage_dir) / out.file).is_file() and not unchanged(Path(stage_dir) / out.file, out)]
 
 
+def kept_files(stage_dir: Path, record: StageRecord | None) -> list[str]:
+    """A person's files among the outputs: edited ones, and adopted ones still there. A rerun moves them to history/."""
+    edited = edited_files(stage_dir, record)
+    adopted = [out.file for out in record.outputs if out.adopted and (Path(stage_dir) / out.file).is_file()] if record else []
+    return edited + [name for name in adopted if name not in edited]
+
+
 def edited_reason(book_id: str, page: int, stage: str, files: list[str]) -> str:
     names = ", ".join(files)
     return (f"{names} edited by hand; kept. `artfarm adopt {book_id} {page} --stage {stage}` makes it the {stage} "
