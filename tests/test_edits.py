@@ -13,6 +13,7 @@ from artfarm.fsio import sha256_file
 from artfarm.models.records import StageRecord
 from artfarm.pipeline.engine import adopt_edits, book_status
 from artfarm.render.proof import ProofRenderer
+from artfarm.review.agent import AgentReviewer, record_decision
 from artfarm.review.heuristic import HeuristicReviewer
 from artfarm.settings import resolve_settings
 from tests.bookbuilder import png_bytes
@@ -142,3 +143,32 @@ def test_adopt_refuses_when_the_stage_was_made_by_another_renderer(make_book):
     assert final.read_bytes() == RETOUCHED
     record = StageRecord.model_validate_json((book / "pages/0001/final/stage.json").read_bytes())
     assert record.outputs[0].sha256 != sha256_file(final)  # nothing recorded
+
+
+def test_the_suggested_fix_for_an_edit_keeps_a_persons_review_decision(make_book):
+    book = write_small_book(make_book, pages=1)
+    run(book, reviewer=AgentReviewer())
+    record_decision(load_book(book), 1, select=1, reason="the bear looks kind")
+    assert run(book, reviewer=AgentReviewer())[0].pages[0].status == "done"
+    decision = (book / "pages/0001/review.json").read_bytes()
+    final = book / "pages/0001/final/final.png"
+    final.write_bytes(RETOUCHED)
+
+    summary, _ = run(book, reviewer=AgentReviewer())
+    hint = summary.pages[0].stages[-1].reason
+    assert f"render-page {load_book(book).id} 1 --from final" in hint and "--force" not in hint
+    summary, _ = run(book, reviewer=AgentReviewer(), pages=[1], from_stage="final")  # what the hint says
+    assert summary.pages[0].status == "done" and actions(summary, 1)["review"] == "cached"
+    assert (book / "pages/0001/review.json").read_bytes() == decision
+    assert [p.read_bytes() for p in (book / "pages/0001/history").iterdir()] == [RETOUCHED]
+
+
+def test_a_forced_review_copies_the_recorded_decision_to_history_first(make_book):
+    book = write_small_book(make_book, pages=1)
+    run(book, reviewer=AgentReviewer())
+    record_decision(load_book(book), 1, select=1, reason="the bear looks kind")
+    decision = (book / "pages/0001/review.json").read_bytes()
+    summary, _ = run(book, reviewer=AgentReviewer(), pages=[1], from_stage="review")
+    assert summary.pages[0].status == "waiting"  # the agent reviewer asks again ...
+    kept = list((book / "pages/0001/history").iterdir())
+    assert [p.read_bytes() for p in kept] == [decision] and kept[0].name.endswith("-review.json")  # ... the choice is kept

@@ -2,7 +2,7 @@
 
 An output whose bytes differ from its stage record is a person's work (a retouched final, a
 repainted selection). A run never overwrites it: the page stops as ``edited``. ``adopt`` makes
-the edited file the stage's output (new hashes, so later stages rerun from it); ``--force``
+the edited file the stage's output (new hashes, so later stages rerun from it); ``--from``/``--force``
 re-renders after moving it to ``pages/<NNNN>/history/<stage>-<UTC time>-<file>``. artfarm never
 deletes anything under history/.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,8 @@ from artfarm.errors import BadInputError, WriteError
 from artfarm.models.records import AdoptedStage, AdoptReport, StageRecord
 from artfarm.pipeline.context import PageContext, Plan
 from artfarm.pipeline.keys import key_inputs_with_version
-from artfarm.pipeline.records import (HISTORY_DIR, describe_output, edited_files, kept_files, now_iso, read_record,
-                                      write_record)
+from artfarm.pipeline.records import (HISTORY_DIR, describe_output, edited_files, history_path, kept_files, now_iso,
+                                      read_record, write_record)
 from artfarm.pipeline.stage import Stage
 from artfarm.pipeline.stages import STAGES
 
@@ -32,16 +31,9 @@ def move_edits_to_history(ctx: PageContext, stage: Stage) -> list[Path]:
     stage_dir = ctx.stage_dir(stage.dir_name)
     record, _ = read_record(stage_dir, quiet=True)
     moved = []
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     for name in kept_files(stage_dir, record):
-        history = ctx.page_dir / HISTORY_DIR
-        target = history / f"{stage.name}-{stamp}-{name}"
-        count = 1
-        while target.exists():
-            target = history / f"{stage.name}-{stamp}-{count}-{name}"
-            count += 1
         try:
-            history.mkdir(exist_ok=True)
+            target = history_path(ctx.page_dir, stage.name, name)
             os.rename(stage_dir / name, target)  # same page folder, so a rename; the bytes are never copied or lost
         except OSError as exc:
             raise WriteError(f"could not move the edited {name} to {HISTORY_DIR}/ ({exc.strerror or exc})",
