@@ -49,8 +49,8 @@ class SimulatedServers:
         self.busy = [0.0] * servers
         self.jobs = 0
 
-    def identity(self, stage):
-        return self.inner.identity(stage)
+    def identity(self, stage, family="sd15"):
+        return self.inner.identity(stage, family)
 
     def render(self, request, progress=None):
         seconds = self.job_seconds * (self.upscale_factor if request.stage == "upscale" else 1.0)

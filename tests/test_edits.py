@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from artfarm.book.loader import load_book
 from artfarm.cli.main import main
+from artfarm.errors import BadInputError
 from artfarm.fsio import sha256_file
 from artfarm.models.records import StageRecord
 from artfarm.pipeline.engine import adopt_edits, book_status
 from artfarm.render.proof import ProofRenderer
+from artfarm.review.agent import AgentReviewer, record_decision
 from artfarm.review.heuristic import HeuristicReviewer
 from artfarm.settings import resolve_settings
 from tests.bookbuilder import png_bytes
-from tests.pipeline_helpers import actions, run, write_small_book
+from tests.pipeline_helpers import RecordingRenderer, actions, run, write_small_book
 
 RETOUCHED = png_bytes((450, 450), (12, 200, 40))
 
@@ -110,3 +114,61 @@ def test_adopt_command(make_book, capsys):
     (book / "pages/0001/final/final.png").write_bytes(RETOUCHED)
     assert main(["adopt", str(book), "1", "--stage", "final", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["adopted"][0]["files"] == ["final.png"]
+
+
+def test_an_adopted_final_is_moved_to_history_when_its_stage_reruns(make_book):
+    book = rendered_book(make_book, pages=1)
+    final = book / "pages/0001/final/final.png"
+    final.write_bytes(RETOUCHED)
+    adopt(book, 1, "final")
+    record = StageRecord.model_validate_json((book / "pages/0001/final/stage.json").read_bytes())
+    assert record.outputs[0].adopted
+    spec = book / "pages/0001/renderspec.json"
+    spec.write_text(spec.read_text().replace('"seed": 1001', '"seed": 55'))  # an upstream change: every stage reruns
+    summary, _ = run(book)
+    assert summary.exit_code == 0 and actions(summary, 1)["final"] == "ran"
+    kept = [p for p in (book / "pages/0001/history").iterdir() if p.name.endswith("final.png")]
+    assert [p.read_bytes() for p in kept] == [RETOUCHED] and final.read_bytes() != RETOUCHED
+
+
+def test_adopt_refuses_when_the_stage_was_made_by_another_renderer(make_book):
+    book = write_small_book(make_book, pages=1)
+    other = lambda loaded: RecordingRenderer(loaded, identity_extra={"name": "elsewhere"})  # noqa: E731
+    assert run(book, renderer=other)[0].exit_code == 0
+    final = book / "pages/0001/final/final.png"
+    final.write_bytes(RETOUCHED)
+    with pytest.raises(BadInputError) as refused:
+        adopt(book, 1, "final")  # these settings give the proof renderer; the page was made by "elsewhere"
+    assert "made by the elsewhere renderer" in str(refused.value) and "--renderer elsewhere" in refused.value.fix
+    assert final.read_bytes() == RETOUCHED
+    record = StageRecord.model_validate_json((book / "pages/0001/final/stage.json").read_bytes())
+    assert record.outputs[0].sha256 != sha256_file(final)  # nothing recorded
+
+
+def test_the_suggested_fix_for_an_edit_keeps_a_persons_review_decision(make_book):
+    book = write_small_book(make_book, pages=1)
+    run(book, reviewer=AgentReviewer())
+    record_decision(load_book(book), 1, select=1, reason="the bear looks kind")
+    assert run(book, reviewer=AgentReviewer())[0].pages[0].status == "done"
+    decision = (book / "pages/0001/review.json").read_bytes()
+    final = book / "pages/0001/final/final.png"
+    final.write_bytes(RETOUCHED)
+
+    summary, _ = run(book, reviewer=AgentReviewer())
+    hint = summary.pages[0].stages[-1].reason
+    assert f"render-page {load_book(book).id} 1 --from final" in hint and "--force" not in hint
+    summary, _ = run(book, reviewer=AgentReviewer(), pages=[1], from_stage="final")  # what the hint says
+    assert summary.pages[0].status == "done" and actions(summary, 1)["review"] == "cached"
+    assert (book / "pages/0001/review.json").read_bytes() == decision
+    assert [p.read_bytes() for p in (book / "pages/0001/history").iterdir()] == [RETOUCHED]
+
+
+def test_a_forced_review_copies_the_recorded_decision_to_history_first(make_book):
+    book = write_small_book(make_book, pages=1)
+    run(book, reviewer=AgentReviewer())
+    record_decision(load_book(book), 1, select=1, reason="the bear looks kind")
+    decision = (book / "pages/0001/review.json").read_bytes()
+    summary, _ = run(book, reviewer=AgentReviewer(), pages=[1], from_stage="review")
+    assert summary.pages[0].status == "waiting"  # the agent reviewer asks again ...
+    kept = list((book / "pages/0001/history").iterdir())
+    assert [p.read_bytes() for p in kept] == [decision] and kept[0].name.endswith("-review.json")  # ... the choice is kept

@@ -116,3 +116,28 @@ def test_no_module_opens_images_except_the_loader():
     readers = [p.relative_to(root).as_posix() for p in root.rglob("*.py")
                if "Image.open(" in p.read_text(encoding="utf-8") and p.name != "images.py"]
     assert readers == []  # bytes already read (masks, PDF images) go through artfarm.images too
+
+
+def test_a_bad_character_reference_fails_only_the_pages_showing_that_character(make_book):
+    from tests.bookbuilder import default_characters
+    from tests.pipeline_helpers import small_spec
+
+    characters = default_characters()
+    characters["characters"][1]["refs"] = ["bible/character_refs/ginger/front.png"]
+    book = write_small_book(make_book, pages=2, characters=characters,
+                            specs={1: small_spec(1, characters=[{"id": "ginger"}]), 2: small_spec(2)},
+                            files={"bible/character_refs/ginger/front.png": "this is not a picture\n"})
+
+    checked = artfarm_cli("validate", str(book))
+    assert checked.returncode == 2, checked.stderr
+    assert checked.stdout.count("not an image") == 1 and "bible/characters.yaml" in checked.stdout
+
+    status = artfarm_cli("status", str(book), "--json")
+    assert status.returncode == 0, status.stderr
+    rows = {row["page"]: row for row in json.loads(status.stdout)["pages"]}
+    assert "not an image" in rows[1]["error"] and "front.png" in rows[1]["error"]
+    assert rows[2]["error"] is None
+
+    summary, _ = run(book, keep_going=True)
+    assert {p.page: p.status for p in summary.pages} == {1: "failed", 2: "done"} and summary.exit_code == 2
+    assert "front.png" in summary.pages[0].error

@@ -42,10 +42,14 @@ class LoadedBook:
     style_packs: dict[str, LoadedStylePack]
     book_findings: list[Finding] = field(default_factory=list)
     page_findings: dict[int, list[Finding]] = field(default_factory=dict)
+    # The bible's unusable reference pictures: reported once, and an error of each page whose cast uses them
+    # (those pages fail alone; the book still loads).
+    reference_findings: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
-        return self.book_findings + [f for page in sorted(self.page_findings) for f in self.page_findings[page]]
+        return _once(self.book_findings + self.reference_findings
+                     + [f for page in sorted(self.page_findings) for f in self.page_findings[page]])
 
     @property
     def errors(self) -> list[Finding]:
@@ -106,6 +110,7 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
         findings.append(Finding(severity="warning", file="bible/characters.yaml", message="file is missing; no characters are defined",
                                 fix="create it with a `characters:` list (see `artfarm schema characters`)"))
     findings += _check_characters(root, characters)
+    refs_by_character = _check_character_refs(root, characters)
     for palette_file in sorted((root / "bible" / "palettes").glob("*.yaml")):
         findings += load_model(palette_file, Palette, display=palette_file.relative_to(root).as_posix())[1]
 
@@ -148,6 +153,8 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
         spec, problems = _check_spec(root, book_id, number, characters, book, pack, proposed.get(number, _ON_DISK))
         if spec is not None and book is not None:
             problems = problems + family_page_findings(book, characters, number, spec)
+        if spec is not None:
+            problems = problems + _cast_ref_findings(spec, refs_by_character)
         if spec is not None and not any(f.severity == "error" for f in problems):
             specs[number] = spec
             if spec.style_pack in packs:
@@ -177,11 +184,13 @@ def inspect_book(book_dir: Path, *, proposed: Mapping[int, Any] | None = None) -
 
     if book is not None:
         findings += family_book_findings(book, characters, packs, specs)
-    all_findings = findings + [f for n in sorted(page_findings) for f in page_findings[n]]
+    reference_findings = [f for char_findings in refs_by_character.values() for f in char_findings]
+    all_findings = _once(findings + reference_findings + [f for n in sorted(page_findings) for f in page_findings[n]])
     if book is None:
         return None, all_findings
     loaded_book = LoadedBook(root=root, id=book_id, book=book, characters=characters, specs=specs,
-                             style_packs=packs, book_findings=findings, page_findings=page_findings)
+                             style_packs=packs, book_findings=findings, page_findings=page_findings,
+                             reference_findings=reference_findings)
     return loaded_book, all_findings
 
 
@@ -213,8 +222,29 @@ def _check_characters(root: Path, bible: CharacterBible) -> list[Finding]:
             out.append(Finding(file="bible/characters.yaml", path=f"$.characters[{i}].id",
                                message=f"character id '{char.id}' is defined twice", fix="give each character a unique id"))
         seen.add(char.id)
-        out += _check_paths(root, "bible/characters.yaml", f"$.characters[{i}].refs", char.refs)
     return out
+
+
+def _check_character_refs(root: Path, bible: CharacterBible) -> dict[str, list[Finding]]:
+    """Each character's unusable reference pictures (missing, outside the book, not an image), by id."""
+    out: dict[str, list[Finding]] = {}
+    for i, char in enumerate(bible.characters):
+        problems = _check_paths(root, "bible/characters.yaml", f"$.characters[{i}].refs", char.refs)
+        if problems:
+            out.setdefault(char.id, []).extend(problems)
+    return out
+
+
+def _cast_ref_findings(spec: RenderSpec, refs_by_character: dict[str, list[Finding]]) -> list[Finding]:
+    """The bible's reference problems of the characters a page shows or names refs for: that page's errors too."""
+    used = [c.id for c in spec.characters] + list(spec.refs.characters)
+    return [f for char_id in dict.fromkeys(used) for f in refs_by_character.get(char_id, [])]
+
+
+def _once(findings: list[Finding]) -> list[Finding]:
+    """A reference finding is listed once, though every page using it holds it."""
+    seen: set[int] = set()
+    return [f for f in findings if not (id(f) in seen or seen.add(id(f)))]
 
 
 def _check_page_list(book: Book) -> list[Finding]:

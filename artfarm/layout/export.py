@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from artfarm import __version__
 from artfarm.book.loader import LoadedBook, load_book
 from artfarm.book.paths import page_dir_name
-from artfarm.errors import BadInputError
+from artfarm.errors import BadInputError, WriteError
 from artfarm.findings import Finding
 from artfarm.fsio import atomic_stream, atomic_write_json, sha256_file, sha256_json
 from artfarm.layout import draw
@@ -99,18 +99,18 @@ def final_art_rel(page: int) -> str:
 
 
 def export_pdf(book_dir: Path, *, placeholders: bool = False, force: bool = False,
-               printer: str | None = None) -> ExportReport:
-    """``printer`` (--printer) overrides book.yaml's ``layout.printer``. Holds the book lock throughout, so no
+               printer: str | PrinterProfile | None = None) -> ExportReport:
+    """``printer`` (--printer, a profile's name or the profile) overrides book.yaml's ``layout.printer``. Holds the book lock throughout, so no
     run writes finals while they are read and laid out (a run in progress makes this a LockHeldError)."""
     with BookLock(book_dir):
         return _export_pdf(book_dir, placeholders=placeholders, force=force, printer=printer)
 
 
-def _export_pdf(book_dir: Path, *, placeholders: bool, force: bool, printer: str | None) -> ExportReport:
+def _export_pdf(book_dir: Path, *, placeholders: bool, force: bool, printer: str | PrinterProfile | None) -> ExportReport:
     started, t0 = _now(), time.perf_counter()
     loaded = load_book(book_dir)
     book = loaded.book
-    profile = load_profile(printer or book.layout.printer)
+    profile = printer if isinstance(printer, PrinterProfile) else load_profile(printer or book.layout.printer)
     if not book.pages:
         raise BadInputError("book.yaml lists no pages, so there is nothing to lay out", where=f"{loaded.root}/book.yaml $.pages",
                             fix="add pages (`- page: 1` with its `text:`) to book.yaml")
@@ -155,6 +155,9 @@ def _export_pdf(book_dir: Path, *, placeholders: bool, force: bool, printer: str
     if pdfx:
         for rel in (targets["interior"], targets["cover"]):
             findings += verify_pdfx(loaded.root / rel, rel, profile.total_ink_max, profile.total_ink_advised)
+    if any(f.severity == "error" for f in findings):  # the files are written but fail their checks: not a result
+        _forget_record(loaded.root)
+        _fail(findings, loaded.root, written=True)
     record = LayoutRecord(cache_key=cache_key, key_inputs=key_inputs, printer=profile.name, outputs=outputs, pages=pages,
                           padded_blank_pages=sum(p.blank for p in pages), cover=cover_plan,
                           preflight=findings, started=started, finished=_now(), seconds=round(time.perf_counter() - t0, 3))
@@ -162,9 +165,21 @@ def _export_pdf(book_dir: Path, *, placeholders: bool, force: bool, printer: str
     return _report(loaded.id, record, cached=False, reason=reason, seconds=time.perf_counter() - t0)
 
 
-def _fail(findings: list[Finding], root: Path) -> None:
+def _forget_record(root: Path) -> None:
+    """The PDFs just written failed the checks made after writing; without a record the next run redoes them
+    rather than report them as cached."""
+    try:
+        (root / RECORD).unlink(missing_ok=True)
+    except OSError as exc:
+        raise WriteError(f"could not remove the old layout record ({exc.strerror or exc})", where=str(root / RECORD),
+                         fix="make layout/ writable, then run again") from exc
+
+
+def _fail(findings: list[Finding], root: Path, *, written: bool = False) -> None:
+    """``written``: the errors were found in the files already written, which must not be sent to a printer."""
     errors = [f for f in findings if f.severity == "error"]
-    raise PreflightFailed(f"preflight found {len(errors)} error(s): " + "; ".join(f.message for f in errors),
+    head = "the PDFs written fail the checks made after writing (do not send them to a printer); " if written else ""
+    raise PreflightFailed(head + f"preflight found {len(errors)} error(s): " + "; ".join(f.message for f in errors),
                           where=str(root), fix="; ".join(sorted({f.fix for f in errors if f.fix})), findings=findings)
 
 
@@ -265,6 +280,8 @@ def _cache_miss_reason(record: LayoutRecord | None, cache_key: str, key_inputs: 
     """Why the export must run again (the log says it), or None when the recorded output is current."""
     if record is None:
         return "no layout record yet"
+    if any(f.severity == "error" for f in record.preflight):  # written before such a record was refused
+        return "the last export's checks found errors"
     if record.cache_key != cache_key:
         old = record.key_inputs
         changed = [k for k in sorted(set(old) | set(key_inputs)) if old.get(k) != key_inputs.get(k)]

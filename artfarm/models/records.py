@@ -28,6 +28,8 @@ class OutputFile(StrictModel):
     seed: int | None = None
     size: int | None = Field(None, description="Bytes; with mtime_ns lets a rerun skip rehashing an untouched file.")
     mtime_ns: int | None = None
+    adopted: bool = Field(False, description="A person's file recorded by `artfarm adopt`: moved to history/ before "
+                                             "the stage reruns, never deleted.")
 
 
 class ModelRecord(StrictModel):

@@ -79,11 +79,31 @@ def edited_files(stage_dir: Path, record: StageRecord | None) -> list[str]:
             if (Path(stage_dir) / out.file).is_file() and not unchanged(Path(stage_dir) / out.file, out)]
 
 
+def kept_files(stage_dir: Path, record: StageRecord | None) -> list[str]:
+    """A person's files among the outputs: edited ones, and adopted ones still there. A rerun moves them to history/."""
+    edited = edited_files(stage_dir, record)
+    adopted = [out.file for out in record.outputs if out.adopted and (Path(stage_dir) / out.file).is_file()] if record else []
+    return edited + [name for name in adopted if name not in edited]
+
+
 def edited_reason(book_id: str, page: int, stage: str, files: list[str]) -> str:
     names = ", ".join(files)
     return (f"{names} edited by hand; kept. `artfarm adopt {book_id} {page} --stage {stage}` makes it the {stage} "
-            f"output (later stages rerun from it); `artfarm render-page {book_id} {page} --force` re-renders and "
-            f"moves it to pages/{page:04d}/{HISTORY_DIR}/")
+            f"output (later stages rerun from it); `artfarm render-page {book_id} {page} --from {stage}` re-renders "
+            f"from {stage} and moves it to pages/{page:04d}/{HISTORY_DIR}/ (earlier stages and review decisions stay)")
+
+
+def history_path(page_dir: Path, stage: str, name: str) -> Path:
+    """A free name ``history/<stage>-<UTC time>-<name>`` in the page's history folder (made if missing)."""
+    history = Path(page_dir) / HISTORY_DIR
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = history / f"{stage}-{stamp}-{name}"
+    count = 1
+    while target.exists():
+        target = history / f"{stage}-{stamp}-{count}-{name}"
+        count += 1
+    history.mkdir(exist_ok=True)
+    return target
 
 
 def outputs_problem(stage_dir: Path, record: StageRecord) -> str | None:

@@ -81,6 +81,16 @@ def contact_sheet(candidates: list[Candidate], scored: list[CandidateReview]) ->
     return buf.getvalue()
 
 
+def is_recorded_decision(review: ReviewRecord) -> bool:
+    """True for a review.json holding a choice made with ``record_decision`` (`artfarm review`): a person's work."""
+    if review.selection is not None and review.selection.decided_by != "reviewer":
+        return True
+    return review.status == "rejected_all" and any(note.startswith(REJECTED_BY) for note in review.notes)
+
+
+REJECTED_BY = "all candidates rejected by "
+
+
 def record_decision(book: LoadedBook, page: int, *, select: int | None, reason: str, reject_all: bool = False,
                     decided_by: Literal["person", "agent"] = "person") -> ReviewRecord:
     """Write a person's or agent's choice into review.json; the next run continues from it."""
@@ -101,7 +111,7 @@ def record_decision(book: LoadedBook, page: int, *, select: int | None, reason: 
     notes = [*review.notes]
     if reject_all:
         updated = review.model_copy(update={"status": "rejected_all", "selection": None, "defects": [],
-                                            "notes": notes + [f"all candidates rejected by {decided_by}: {reason}"]})
+                                            "notes": notes + [f"{REJECTED_BY}{decided_by}: {reason}"]})
     else:
         candidate = next((c for c in review.candidates if c.index == select), None)
         if candidate is None:

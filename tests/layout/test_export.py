@@ -10,8 +10,11 @@ import pytest
 from pypdf import PdfReader
 
 from artfarm.cli.main import main
-from artfarm.layout.export import ExportReport, LayoutRecord
+from artfarm.findings import Finding
+from artfarm.layout.errors import PreflightFailed
+from artfarm.layout.export import ExportReport, LayoutRecord, export_pdf
 from artfarm.layout.fonts import load_fonts
+from artfarm.layout.printers import load_profile
 from tests.layout.conftest import art_array, render_png, save_art
 
 IN = 72.0
@@ -306,3 +309,29 @@ def test_auto_placement_falls_back_to_a_region_the_text_fits(layout_book, capsys
     text = LayoutRecord.model_validate_json((book / "layout/layout.json").read_bytes()).pages[0].text
     calmest = min(text.detail, key=text.detail.get)
     assert text.placement in ("left", "right") and calmest in ("top", "bottom") and text.placement != calmest
+
+
+def test_errors_found_after_writing_fail_the_export_and_are_never_cached(layout_book, capsys):
+    book = layout_book(pages=2)
+    export_ok(book, capsys)
+    strict = load_profile("generic").model_copy(update={"file_size_max_mb": 0.001})  # a service refusing this file size
+    for _ in range(2):  # the second run redoes the export instead of reporting it cached
+        with pytest.raises(PreflightFailed) as failed:
+            export_pdf(book, printer=strict)
+        assert failed.value.exit_code == 2 and "do not send them to a printer" in failed.value.what
+        assert any(f.severity == "error" and "the most the service accepts" in f.message
+                   for f in failed.value.payload["findings"])
+        assert not (book / "layout/layout.json").exists()
+    code, out = export(book, "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)["cached"] is False
+
+
+def test_a_record_with_errors_from_an_older_artfarm_is_not_cached(layout_book, capsys):
+    book = layout_book(pages=2)
+    export_ok(book, capsys)
+    path = book / "layout/layout.json"
+    record = LayoutRecord.model_validate_json(path.read_bytes())
+    error = Finding(severity="error", file="layout/pages.pdf", message="total ink reaches 320 %", fix="lighten the art")
+    path.write_text(record.model_copy(update={"preflight": [*record.preflight, error]}).model_dump_json())
+    code, out = export(book, "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)["reason"] == "the last export's checks found errors"

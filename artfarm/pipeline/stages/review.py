@@ -12,9 +12,9 @@ from artfarm.models.records import Prompts, StageRecord
 from artfarm.models.review import ReviewRecord
 from artfarm.pipeline.context import PageContext, PageWaiting, Plan, Verdict
 from artfarm.pipeline.keys import cache_key, key_inputs_with_version, why_changed
-from artfarm.pipeline.records import describe_output, log, now_iso, outputs_problem, read_record
+from artfarm.pipeline.records import describe_output, history_path, log, now_iso, outputs_problem, read_record
 from artfarm.pipeline.stage import Stage
-from artfarm.review.agent import AgentReviewer
+from artfarm.review.agent import AgentReviewer, is_recorded_decision
 from artfarm.review.base import Candidate
 
 REVIEW_FILE = "review.json"
@@ -126,8 +126,19 @@ class ReviewStage(Stage):
                       for i, o in enumerate(draft.outputs)]
         review = ctx.reviewer.review(candidates, ctx.review_context())
         review = review.model_copy(update={"cache_key": plan.cache_key, "page": ctx.page})
+        self.keep_recorded_decision(ctx)
         atomic_write_json(ctx.page_dir / REVIEW_FILE, ReviewRecord.model_validate(review.model_dump()))
         return review
+
+    def keep_recorded_decision(self, ctx: PageContext) -> None:
+        """A choice recorded with `artfarm review` is a person's work: before a new review replaces it (--force,
+        --from review, new drafts), review.json is copied to history/, where artfarm never deletes."""
+        old = self.read_review(ctx)
+        if old is None or not is_recorded_decision(old):
+            return
+        kept = history_path(ctx.page_dir, self.name, REVIEW_FILE)
+        atomic_write_bytes(kept, (ctx.page_dir / REVIEW_FILE).read_bytes())
+        log.warning("page %s review: the decision recorded with `artfarm review` is kept as %s", ctx.page, ctx.rel(kept))
 
     def write_selection(self, ctx: PageContext, plan: Plan, review: ReviewRecord, started: str) -> StageRecord:
         assert review.selection is not None
