@@ -46,6 +46,7 @@ class GuardRails:
     cfg_span: float = 2.0  # cfg stays within start +- span
     steps_span: int = 12  # steps stay within start +- span
     min_improvement: float = 0.0  # a new image must beat the best by more than this
+    negative_prompt: bool = True  # False for model families without one (flux, kontext): negative terms are refused
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,9 @@ def apply_changes(start: LoopParams, current: LoopParams, critique: Critique, ra
     have_neg = {t.casefold() for t in _terms(negative)}
     for term in _terms(changes.neg_append):
         if term.casefold() in have_neg:
+            continue
+        if not rails.negative_prompt:
+            refused.append(f"negative term {term!r}: this model family has no negative prompt")
             continue
         if not _words(term) & seen:
             refused.append(f"negative term {term!r}: not a problem the reviewer reported seeing")

@@ -192,6 +192,14 @@ def test_negative_terms_only_for_defects_seen():
     assert out.refused == ["negative term 'dragons': not a problem the reviewer reported seeing"]
 
 
+def test_no_negative_terms_for_a_family_without_a_negative_prompt():
+    """Flux and Kontext graphs have no negative prompt: the loop refuses such changes instead of failing the job."""
+    c = crit(0.5, neg_append="extra paws", defects=[Defect(label="extra paw on the bear", box=(0, 0, 5, 5))])
+    out = apply_changes(START, START, c, GuardRails(negative_prompt=False))
+    assert out.params.negative == START.negative
+    assert out.refused == ["negative term 'extra paws': this model family has no negative prompt"]
+
+
 def test_seed_locked_unless_composition_is_wrong():
     locked = apply_changes(START, START, crit(0.5, seed=77))
     assert locked.params.seed == START.seed and "stays locked" in locked.refused[0]

@@ -27,11 +27,17 @@ from artfarm.pipeline.context import PageContext, Plan, Verdict, clear_stage_dir
 from artfarm.pipeline.stage import Stage
 from artfarm.pipeline.stages.refine import RefineStage
 from artfarm.review.base import can_critique
+from artfarm.families import family_info
 from artfarm.review.loop import GuardRails, LoopLimits, RenderAgain, run_loop
 
 BEST = "best.png"
 LOOP_RECORD = "loop.json"
 LOOP_STAGE_VERSION = 2  # 2: iterations re-render the start image (refined and inpainted), not the selected draft
+
+
+def guard_rails(ctx: PageContext) -> GuardRails:
+    """The loop's guard rails for the book's model family (no negative terms where it has no negative prompt)."""
+    return GuardRails(negative_prompt=family_info(ctx.family).negative_prompt)
 
 
 def loop_limits(ctx: PageContext) -> LoopLimits:
@@ -62,7 +68,7 @@ class LoopStage(Stage):
             "refs": ctx.reviewer_refs(ctx.reviewer),
             "style_pack": ctx.pack_inputs("positive", "negative", "loras", "palette"),
             "prompts": {"positive": params.get("prompt", ""), "negative": params.get("negative", "")},
-            "params": {**plain, "guard_rails": dataclasses.asdict(GuardRails())},
+            "params": {**plain, "guard_rails": dataclasses.asdict(guard_rails(ctx))},
             "models": {"checkpoint": params.get("checkpoint")},
             "limits": loop_limits(ctx).model_dump(),
             "inputs": {"start": ctx.sha_of(start)},
@@ -101,7 +107,7 @@ class LoopStage(Stage):
             return Path(sorted(result.images, key=lambda i: i.batch_index)[0].path)
 
         record = run_loop(start_image=plan.extra["start"], start_params=start_params, ctx=ctx.review_context(),
-                          judge=ctx.reviewer, render=render, limits=loop_limits(ctx),  # type: ignore[arg-type]
+                          judge=ctx.reviewer, render=render, limits=loop_limits(ctx), rails=guard_rails(ctx),  # type: ignore[arg-type]
                           loop_dir=loop_dir,
                           tolerate_service_errors=ctx.settings.review_fallback == "heuristic")
         for rendered in loop_dir.glob("loop_*_render_*.png"):  # copied to loop_LL_iter_II.png by the loop
