@@ -8,7 +8,7 @@ renderer reads them through ``ModelParams.from_params``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -17,6 +17,19 @@ from artfarm.families import Family
 from artfarm.models.base import StrictModel
 
 MODEL_PARAMS = ("loras", "control", "family", "references")
+
+
+M = TypeVar("M", bound=StrictModel)
+
+
+def params_model(model: type[M], params: dict[str, Any], names: tuple[str, ...], *, fix: str) -> M:
+    """The typed view of some of a render request's parameters (those set); a bad one is BadInputError."""
+    try:
+        return model.model_validate({k: params[k] for k in names if params.get(k) is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(map(str, first["loc"])) or ", ".join(names)
+        raise BadInputError(f"render parameter {name}: {first['msg']}", where="render request", fix=fix) from exc
 
 
 class LoraLoad(StrictModel):
@@ -46,12 +59,7 @@ class ModelParams(StrictModel):
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> ModelParams:
-        try:
-            return cls.model_validate({k: params[k] for k in MODEL_PARAMS if params.get(k) is not None})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise BadInputError(f"render parameter {'.'.join(map(str, first['loc']))}: {first['msg']}",
-                                where="render request", fix="report this as an artfarm bug") from exc
+        return params_model(cls, params, MODEL_PARAMS, fix="report this as an artfarm bug")
 
     def files(self) -> list[str]:
         """Model files the insertions load, in graph order."""

@@ -19,13 +19,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from artfarm.comfyui.graph import Graph, Output
 from artfarm.comfyui.templates import Anchors
 from artfarm.errors import BadInputError
 from artfarm.families import FAMILIES
 from artfarm.models.book import UpscalePolish
+from artfarm.render.modelparams import params_model
 
 POLISH_PARAMS = ("polish", "tile", "overlap")
 NATIVE_TILE = {name: info.native for name, info in FAMILIES.items()}   # what each family was trained at (sd15 768)
@@ -39,13 +38,7 @@ class Polish(UpscalePolish):
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Polish:
-        try:
-            return cls.model_validate({k: params[k] for k in POLISH_PARAMS if params.get(k) is not None})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            name = ".".join(map(str, first["loc"])) or "upscale"
-            raise BadInputError(f"render parameter {name}: {first['msg']}",
-                                where="render request", fix="see render.upscale in book.yaml (README: Print upscale)") from exc
+        return params_model(cls, params, POLISH_PARAMS, fix="see render.upscale in book.yaml (README: Print upscale)")
 
     def tile_side(self, family: str) -> int:
         return self.tile or NATIVE_TILE.get(family, NATIVE_TILE["sd15"])
