@@ -260,3 +260,14 @@ def test_the_final_tier_of_the_style_pack_shapes_the_refine_key(make_book, chang
     assert after["params"] != before["params"]  # in the refine parameters, not only through the pack's hash
 
 
+
+
+def test_a_character_sheet_is_in_the_review_key_for_the_consistency_block(make_book):
+    """review.json's consistency block measures the selection against the characters' sheets."""
+    sheet = "bible/character_refs/bear/sheet.png"
+    book = write_small_book(make_book, pages=1, files={sheet: png_bytes((32, 32), (120, 80, 40))})
+    run(book)
+    before = stage_keys(book)
+    (book / sheet).write_bytes(png_bytes((32, 32), (20, 80, 200)))
+    after = stage_keys(book)
+    assert after["draft"] == before["draft"] and after["review"] != before["review"]

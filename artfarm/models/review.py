@@ -24,6 +24,14 @@ class CriterionScore(StrictModel):
     reason: str = ""
 
 
+class SheetMatch(StrictModel):
+    """A vision reviewer's judgement: is this the same character as on its sheet?"""
+
+    character: str
+    same: bool
+    reason: str = ""
+
+
 class CandidateReview(StrictModel):
     index: int
     file: str
@@ -35,6 +43,8 @@ class CandidateReview(StrictModel):
     reject_reason: str | None = None
     defects: list[Defect] = Field(default_factory=list)
     raw_answer: str | None = Field(None, description="The reviewer's raw reply (vision LLM), kept verbatim.")
+    sheet_matches: list[SheetMatch] = Field(default_factory=list, description="Per character: the same character as "
+                                            "its sheet? (vlm reviewer only).")
 
 
 class ReviewerInfo(StrictModel):
@@ -71,6 +81,29 @@ class Selection(StrictModel):
     decided_by: Literal["reviewer", "person", "agent"] = "reviewer"
 
 
+class CharacterConsistency(StrictModel):
+    """One character on one page, measured without model weights (artfarm/review/consistency.py)."""
+
+    character: str
+    score: float = Field(ge=0, le=1, description="Share-weighted presence of the sheet's main colours in the region.")
+    region: Literal["boxes", "whole image"] = Field(description="Where it was measured: the review's boxes naming "
+                                                    "the character, else the whole image.")
+    palette_presence: list[float] = Field(default_factory=list, description="Per sheet colour (largest first), 0..1.")
+    sheet_hash_similarity: float | None = Field(None, ge=0, le=1, description="1 - phash distance/64 of the located "
+                                                "crop and the sheet; null without a located box.")
+    across_pages: float | None = Field(None, ge=0, le=1, description="Palette presence alike to the other pages "
+                                       "(book-wide, `status --consistency`); null in review.json.")
+    vlm_same: bool | None = Field(None, description="The vlm reviewer's 'same character as the sheet?'; null otherwise.")
+
+
+class ConsistencyRecord(StrictModel):
+    version: str
+    image: str = Field(description="The art measured (book- or page-relative).")
+    characters: list[CharacterConsistency] = Field(default_factory=list)
+    score: float | None = Field(None, description="The lowest character score; null when no character was measured.")
+    notes: list[str] = Field(default_factory=list)
+
+
 class ReviewRecord(StrictModel):
     schema_version: int = REVIEW_SCHEMA_VERSION
     page: int
@@ -89,6 +122,8 @@ class ReviewRecord(StrictModel):
     contact_sheet: str | None = None
     answers: list[ReviewAnswer] = Field(default_factory=list, description="Every raw reply of a model reviewer, in order (retries included).")
     notes: list[str] = Field(default_factory=list)
+    consistency: ConsistencyRecord | None = Field(None, description="How the selected candidate keeps its "
+                                                  "characters' sheets (written by the review stage).")
 
     def selected_defects(self) -> list[Defect]:
         """The defects of the selected candidate (what inpainting repairs), whoever made the choice."""
@@ -96,3 +131,19 @@ class ReviewRecord(StrictModel):
             return []
         chosen = next((c for c in self.candidates if c.index == self.selection.index), None)
         return chosen.defects if chosen is not None else self.defects
+
+
+class PageConsistency(StrictModel):
+    page: int
+    consistency: ConsistencyRecord | None = None
+    outlier: bool = False
+    reason: str = Field("", description="Why the page is an outlier, or why it was not measured.")
+
+
+class BookConsistency(StrictModel):
+    """`artfarm status BOOK --consistency --json`: every page's per-character scores and the outliers."""
+
+    book: str
+    threshold: float
+    pages: list[PageConsistency] = Field(default_factory=list)
+    outliers: list[int] = Field(default_factory=list, description="Pages with a character scoring under the threshold.")

@@ -41,9 +41,17 @@ class DefectAnswer(StrictModel):
     severity: Literal["minor", "major"]
 
 
+class SameCharacterAnswer(StrictModel):
+    character: str = Field(max_length=80, description="The character's id, as given in the brief.")
+    same: bool = Field(description="True when image 1 shows the same character as its reference sheet.")
+    reason: str = Field(max_length=300)
+
+
 class VerdictAnswer(StrictModel):
     scores: VerdictScores  # type: ignore[valid-type]
     defects: list[DefectAnswer] = Field(max_length=8)
+    same_character: list[SameCharacterAnswer] = Field(default_factory=list, max_length=8,
+                                                      description="One per character with a reference sheet.")
     summary: str = Field(max_length=600)
 
 

@@ -24,7 +24,7 @@ from typing import Any, Callable
 from artfarm.errors import RunError
 from artfarm.models.loop import Critique, LoopParams
 from artfarm.models.review import (CandidateReview, CriterionScore, Defect, ReviewAnswer, ReviewerInfo, ReviewRecord,
-                                   Selection)
+                                   Selection, SheetMatch)
 from artfarm.ollama.client import OllamaClient
 from artfarm.ollama.errors import OllamaError
 from artfarm.ollama.models import ChatMessage
@@ -190,9 +190,15 @@ class VlmReviewer:
                      keep_alive=self.options.keep_alive, answers=answers, candidate=candidate.index)
         scores, defects, total, failures = self._verdict_parts(answer, sent, ctx, notes, candidate.index)
         notes.append(f"candidate {candidate.index}: {answer.summary}")
+        shown = {r.character for r in refs if r.character}
+        matches = [SheetMatch(character=m.character, same=m.same, reason=m.reason)
+                   for m in answer.same_character if m.character in shown]
+        notes += [f"candidate {candidate.index}: same_character for '{m.character}', which has no reference shown; left out"
+                  for m in answer.same_character if m.character not in shown]
         return CandidateReview(index=candidate.index, file=_display(candidate.path, ctx), seed=candidate.seed,
                                sha256=candidate.sha256, scores=scores, total=total, rejected=bool(failures),
-                               reject_reason="; ".join(failures) or None, defects=defects, raw_answer=answers[-1].raw)
+                               reject_reason="; ".join(failures) or None, defects=defects, raw_answer=answers[-1].raw,
+                               sheet_matches=matches)
 
     def _verdict_parts(self, answer: VerdictAnswer, sent: PreparedImage, ctx: ReviewContext,
                        notes: list[str] | None = None, index: int | None = None):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from artfarm.review.base import ReviewContext
 from artfarm.review.criteria import CRITERIA
 
-PROMPT_VERSION = "vlm-2"  # 2: style references shown after the characters'
+PROMPT_VERSION = "vlm-3"  # 2: style references shown after the characters'; 3: same_character per sheet
 
 SYSTEM = ("You are the art director of a children's picture book. You judge illustrations strictly and fairly, "
           "as a careful professional would, and you answer only with one JSON object that follows the given schema.")
@@ -71,7 +71,17 @@ def verdict_prompt(ctx: ReviewContext, width: int, height: int, refs: list[RefIm
             "List the defects a local repaint could fix (stray text, a broken hand, an extra creature, a smudge), "
             f"each with a box [x0, y0, x1, y1] in pixels of image 1, which is {width}x{height} pixels, a fix_prompt "
             "that describes what should be there instead, and a severity (minor or major). No defects: an empty list. "
+            f"{same_character_line(refs)}"
             "End with a one-sentence summary.")
+
+
+def same_character_line(refs: list[RefImage]) -> str:
+    ids = [r.character for r in refs if r.character]
+    if not ids:
+        return "Leave same_character empty. "
+    return ("For each character with a reference picture (" + ", ".join(ids) + "), answer same_character: its id, "
+            "same: true when image 1 shows the same character as its reference (colours, markings, build, clothing), "
+            "and one sentence of reason. ")
 
 
 def pairwise_prompt(ctx: ReviewContext) -> str:

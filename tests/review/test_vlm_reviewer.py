@@ -81,7 +81,7 @@ def test_requests_send_small_jpegs_refs_schema_and_fixed_sampling(ollama, client
     assert images[0].size == (1024, 683)  # longest edge 1024, never the print file
     assert max(images[1].size) == 512  # the bear's reference picture from the bible
     assert body["options"] == {"temperature": 0.0, "seed": 42} and body["stream"] is False
-    assert set(body["format"]["properties"]) == {"scores", "defects", "summary"}
+    assert set(body["format"]["properties"]) == {"scores", "defects", "same_character", "summary"}
     prompt = user_images and body["messages"][1]["content"]
     assert "Bruno" in prompt and "image 2 is Bruno (bear)" in prompt and "1024x683 pixels" in prompt
     assert "printed across the top" in prompt and "no text" in prompt

@@ -7,7 +7,9 @@ from artfarm.cli.common import add_book_argument, book_dir_from
 from artfarm.cli.output import emit
 from artfarm.cli.run_flags import add_backend_flags, add_review_flags, settings_from_args
 from artfarm.models.records import BookStatus
+from artfarm.models.review import BookConsistency
 from artfarm.pipeline.engine import book_status
+from artfarm.review.consistency import DEFAULT_THRESHOLD, measure_book
 
 SHOWN = {"not-needed": "-"}
 
@@ -21,6 +23,10 @@ def register(subparsers, common) -> None:
     add_book_argument(p)
     add_backend_flags(p)
     add_review_flags(p)
+    p.add_argument("--consistency", action="store_true",
+                   help="instead of the stage table: each page's weight-free consistency score per character, and outliers")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help=f"with --consistency: pages with a character under this score are outliers (default {DEFAULT_THRESHOLD})")
     p.set_defaults(run=run)
 
 
@@ -39,8 +45,26 @@ def table(status: BookStatus) -> str:
     return "\n".join(lines + notes)
 
 
+def consistency_table(report: BookConsistency) -> str:
+    lines = [f"{report.book}: consistency with the character sheets (0..1; outliers under {report.threshold:g})"]
+    for row in report.pages:
+        if row.consistency is None:
+            lines.append(f"{row.page:5d}  {row.reason}")
+            continue
+        cells = [f"{c.character} {c.score:.2f}" + (f" (pages {c.across_pages:.2f})" if c.across_pages is not None else "")
+                 + ("" if c.vlm_same is None else " vlm:same" if c.vlm_same else " vlm:DIFFERENT")
+                 for c in row.consistency.characters]
+        lines.append(f"{row.page:5d}  {'; '.join(cells) or 'no characters'}{'  OUTLIER' if row.outlier else ''}")
+    lines.append(f"outliers: {', '.join(map(str, report.outliers)) or 'none'}")
+    return "\n".join(lines)
+
+
 def run(args) -> int:
     book = load_book(book_dir_from(args))
+    if args.consistency:
+        report = measure_book(book, args.threshold)
+        emit(args, report, consistency_table(report))
+        return 0
     status = book_status(book, settings_from_args(args, book))
     emit(args, status, table(status))
     return 0

@@ -9,13 +9,14 @@ from pydantic import ValidationError
 from artfarm.errors import RunError
 from artfarm.fsio import atomic_write_bytes, atomic_write_json
 from artfarm.models.records import Prompts, StageRecord
-from artfarm.models.review import ReviewRecord
+from artfarm.models.review import ConsistencyRecord, ReviewRecord
 from artfarm.pipeline.context import PageContext, PageWaiting, Plan, Verdict
 from artfarm.pipeline.keys import cache_key, key_inputs_with_version, why_changed
 from artfarm.pipeline.records import describe_output, history_path, log, now_iso, outputs_problem, read_record
 from artfarm.pipeline.stage import Stage
 from artfarm.review.agent import AgentReviewer, is_recorded_decision
 from artfarm.review.base import Candidate
+from artfarm.review.consistency import measure_page, sheet_paths
 
 REVIEW_FILE = "review.json"
 
@@ -37,6 +38,9 @@ class ReviewStage(Stage):
             "reviewer": ctx.reviewer.identity(),
             "spec": ctx.spec_fields(None),
             "refs": ctx.reviewer_refs(ctx.reviewer),
+            # the consistency block in review.json measures the selection against the characters' sheets
+            "sheets": ctx.file_hashes(ctx.rel(path) for cast in ctx.spec.characters
+                                      for path in sheet_paths(ctx.book, ctx.spec, cast.id)),
             "style_pack": ctx.pack_inputs("positive", "negative", "palette"),
             "prompts": {"positive": ctx.prompt.positive, "negative": ctx.prompt.negative},
             "layout": {"text_placement": ctx.text_placement()},
@@ -125,7 +129,8 @@ class ReviewStage(Stage):
         candidates = [Candidate(index=i, path=ctx.stage_dir("draft") / o.file, seed=o.seed, sha256=o.sha256)
                       for i, o in enumerate(draft.outputs)]
         review = ctx.reviewer.review(candidates, ctx.review_context())
-        review = review.model_copy(update={"cache_key": plan.cache_key, "page": ctx.page})
+        review = review.model_copy(update={"cache_key": plan.cache_key, "page": ctx.page,
+                                           "consistency": selected_consistency(ctx, candidates, review)})
         self.keep_recorded_decision(ctx)
         atomic_write_json(ctx.page_dir / REVIEW_FILE, ReviewRecord.model_validate(review.model_dump()))
         return review
@@ -159,6 +164,17 @@ class ReviewStage(Stage):
                                   f"{review.selection.rationale}"],
                            started=started, finished=now_iso(), seconds=0.0)
 
+
+
+def selected_consistency(ctx: PageContext, candidates: list[Candidate], review: ReviewRecord) -> ConsistencyRecord | None:
+    """The consistency block of the selected candidate (none while waiting for a person's choice)."""
+    chosen = next((c for c in candidates if review.selection and c.index == review.selection.index), None)
+    if chosen is None or not ctx.spec.characters:
+        return None
+    judged = next((c for c in review.candidates if c.index == chosen.index), None)
+    return measure_page(ctx.book, ctx.spec, chosen.path, defects=review.selected_defects(),
+                        image_label=f"draft/{chosen.path.name}",
+                        vlm_same={m.character: m.same for m in judged.sheet_matches} if judged else None)
 
 
 def waiting_message(ctx: PageContext, review: ReviewRecord) -> str:
