@@ -18,7 +18,7 @@ from artfarm.pipeline.context import Plan
 from artfarm.pipeline.stages import STAGE_BY_NAME, STAGES
 from artfarm.review.heuristic import HeuristicReviewer
 from tests.bookbuilder import png_bytes
-from tests.pipeline_helpers import RecordingRenderer, run, small_spec, write_small_book
+from tests.pipeline_helpers import RecordingRenderer, run, small_book_data, small_spec, write_small_book
 
 
 class OtherHeuristic(HeuristicReviewer):
@@ -262,12 +262,25 @@ def test_the_final_tier_of_the_style_pack_shapes_the_refine_key(make_book, chang
 
 
 
-def test_a_character_sheet_is_in_the_review_key_for_the_consistency_block(make_book):
-    """review.json's consistency block measures the selection against the characters' sheets."""
+def test_a_character_sheet_does_not_reask_the_reviewer(make_book):
+    """The review's choice does not read the sheets (only its consistency block, measured when it ran, does;
+    `status --consistency` measures the current art against the current sheets)."""
     sheet = "bible/character_refs/bear/sheet.png"
     book = write_small_book(make_book, pages=1, files={sheet: png_bytes((32, 32), (120, 80, 40))})
     run(book)
     before = stage_keys(book)
     (book / sheet).write_bytes(png_bytes((32, 32), (20, 80, 200)))
-    after = stage_keys(book)
-    assert after["draft"] == before["draft"] and after["review"] != before["review"]
+    assert stage_keys(book) == before
+
+
+def test_an_upscale_without_polish_is_keyed_on_what_its_graph_reads(make_book):
+    """polish: none is the upscale model alone: sampler settings, prompts and the checkpoint do not reach it."""
+    data = small_book_data(1)
+    data["render"] = {"upscale": {"polish": "none"}}
+    book = write_small_book(make_book, pages=1, book=data)
+    run(book)
+    before = stage_keys(book)
+    edit_yaml("book.yaml", lambda d: d["render"]["upscale"].update(denoise=0.3, steps=3))(book)
+    assert stage_keys(book) == before
+    edit_yaml("book.yaml", lambda d: d.setdefault("models", {}).update(upscale_model="4x.pth"))(book)
+    assert stage_keys(book)["upscale"] != before["upscale"]

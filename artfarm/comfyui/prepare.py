@@ -137,7 +137,9 @@ def prepare_job(template: Template, params: dict[str, Any], *, where: str, missi
             values[upload.onto] = upload.server_name
     names = tuple(upload.server_name for upload in references)
     graph = build_graph(template, values, model, where=where, polish=polish, input_size=input_size, references=names)
-    models = [str(values[k]) for k in MODEL_FILE_VALUES if values.get(k)] + model.files()
+    loaded = {v for node in graph.values() for v in node["inputs"].values() if isinstance(v, str)}
+    # the model files the graph really loads (a pruned graph, e.g. polish none, drops the checkpoint and LoRAs)
+    models = [m for m in [str(values[k]) for k in MODEL_FILE_VALUES if values.get(k)] + model.files() if m in loaded]
     return PreparedJob(template=template, values=values, model=model, graph=graph, uploads=uploads + references,
                        models=models, placeholders=placeholders, where=where, polish=polish, input_size=input_size,
                        references=names)

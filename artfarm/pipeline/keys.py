@@ -20,7 +20,6 @@ REASONS = {
     "models": "model pins changed",
     "inputs": "input image changed",
     "refs": "reference image changed",
-    "sheets": "character sheet changed",
     "reviewer": "reviewer changed",
     "review": "review decision changed",
     "layout": "book layout changed",
@@ -33,7 +32,7 @@ REASONS = {
 }
 
 DERIVED = {"prompts", "params", "inputs"}
-ORDER = ["schema_version", "stage", "renderer", "spec", "refs", "sheets", "style_pack", "reviewer", "models", "layout", "target", "mask", "fixes", "limits",
+ORDER = ["schema_version", "stage", "renderer", "spec", "refs", "style_pack", "reviewer", "models", "layout", "target", "mask", "fixes", "limits",
          "review", "params", "prompts", "inputs"]
 
 

@@ -16,7 +16,7 @@ from artfarm.pipeline.records import describe_output, history_path, log, now_iso
 from artfarm.pipeline.stage import Stage
 from artfarm.review.agent import AgentReviewer, is_recorded_decision
 from artfarm.review.base import Candidate
-from artfarm.review.consistency import measure_page, sheet_paths
+from artfarm.review.consistency import measure_page
 
 REVIEW_FILE = "review.json"
 
@@ -38,9 +38,6 @@ class ReviewStage(Stage):
             "reviewer": ctx.reviewer.identity(),
             "spec": ctx.spec_fields(None),
             "refs": ctx.reviewer_refs(ctx.reviewer),
-            # the consistency block in review.json measures the selection against the characters' sheets
-            "sheets": ctx.file_hashes(ctx.rel(path) for cast in ctx.spec.characters
-                                      for path in sheet_paths(ctx.book, ctx.spec, cast.id)),
             "style_pack": ctx.pack_inputs("positive", "negative", "palette"),
             "prompts": {"positive": ctx.prompt.positive, "negative": ctx.prompt.negative},
             "layout": {"text_placement": ctx.text_placement()},

@@ -19,9 +19,12 @@ class UpscaleStage(RenderStage):
     def params(self, ctx: PageContext) -> dict[str, Any]:
         over = ctx.spec.overrides.upscale
         book = ctx.book.book.render.upscale
+        models = ctx.book.book.models
+        if book.polish == "none":  # the upscale model alone: no sampler, prompt, checkpoint, LoRA or ControlNet
+            family = {k: v for k, v in identity_params(ctx, self.name).items() if k not in ("loras", "control")}
+            return {"upscale_model": models.upscale_model, "image": ctx.input_image(self.name), "polish": "none", **family}
         final_steps = ctx.tier("final").steps
         params = self.sampler(ctx, "final", over.steps or book.steps or max(1, final_steps // 2))
-        models = ctx.book.book.models
         denoise = next((d for d in (over.denoise, book.denoise) if d is not None), DEFAULT_UPSCALE_DENOISE)
         params.update(seed=self.locked_seed(ctx), denoise=denoise,
                       checkpoint=models.final_checkpoint or models.draft_checkpoint,
