@@ -80,9 +80,6 @@ class LoadedBook:
         raise BadInputError(f"page {page} has no RenderSpec", where=str(self.page_dir(page)),
                             fix=f"pages with RenderSpecs: {', '.join(map(str, sorted(self.specs))) or 'none'}")
 
-    def style_pack_for(self, page: int) -> LoadedStylePack:
-        return self.style_packs[self.specs[page].style_pack]
-
     def resolve(self, relative: str, *, what: str = "path") -> Path:
         return resolve_inside(self.root, relative, what=what)
 

@@ -15,7 +15,6 @@ from artfarm.models.base import StrictModel
 
 PT_PER_IN = 72.0
 SAFE_MARGIN_IN = 0.375
-SPINE_CLEARANCE_IN = 0.0625
 BARCODE_W_IN, BARCODE_H_IN = 2.0, 1.2
 PAPER_THICKNESS_IN = {"white": 0.002252, "cream": 0.0025, "premium-color": 0.002347}
 # (most pages, inside margin in inches), as the large print-on-demand services publish it.

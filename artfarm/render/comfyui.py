@@ -136,7 +136,6 @@ class ComfyUIRenderer:
         return values
 
 
-
 def _check_model_files(client: ComfyClient, job: PreparedJob) -> None:
     """A LoRA or ControlNet the server lacks is the book's mistake (exit 2, the page fails), named plainly;
     the pool tries another server once, which may have it."""
